@@ -1,0 +1,208 @@
+#pragma once
+// SqliteStore: the embedded default store. One SQLite file (WAL mode, STRICT tables) holds the
+// entries, the change feed, quotas and meta; several processes on one host may share it.
+//
+// Thread safety: one SqliteStore handle is NOT thread-safe (it owns one SQLite connection and
+// its cached prepared statements); SemanticCache serializes every call into it. Distinct
+// handles, in one process or many, may use the same file concurrently: writers serialize on
+// SQLite's write lock (BEGIN IMMEDIATE, waiting up to SqliteOptions::busy_timeout), readers
+// see only committed transactions and are never blocked by writers (WAL).
+//
+// Durability: synchronous=NORMAL in WAL mode. A process crash (even SIGKILL) never loses or
+// half-applies a committed write; a power loss may lose the last few commits, never corrupt.
+//
+// Every write, its version bump and its change-log rows commit in one transaction. The
+// version counter is a one-row table; read_version_counter() consults PRAGMA data_version
+// first and only re-reads the row when another connection has committed since the last read
+// (this handle's own commits update the cached value directly), so the per-get poll is one
+// tiny prepared statement.
+//
+// The file is created with mode 0600 (its -wal and -shm files inherit the mode). An existing
+// file keeps its mode. ":memory:" gives a private in-memory database (one handle, no file);
+// closing it discards the data.
+//
+// Errors: SQLITE_BUSY past the timeout -> StoreUnavailable; SQLITE_CORRUPT / SQLITE_NOTADB or
+// a file that is not an engram database -> StoreCorrupt; a schema newer than this build ->
+// SchemaError; snapshot/restore/maintenance failures -> CheckpointError; anything else ->
+// StoreError carrying SQLite's message. Every message names the file and ends with
+// "Remediation: ...".
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engram/store.hpp"
+#include "engram/types.hpp"
+
+namespace engram {
+
+struct SqliteOptions {
+  // How long a call waits for another connection's write lock before it throws
+  // StoreUnavailable. Also applies to the schema setup in open().
+  Millis busy_timeout{5000};
+
+  // Number of change-log rows kept for changes_since(). Older rows are pruned in the writing
+  // transaction; a reader that falls further behind gets nullopt and rebuilds. 0 keeps none
+  // (every reader that is behind rebuilds). Each process prunes with its own setting.
+  std::size_t change_log_retention = 100000;
+
+  // integrity_check() runs PRAGMA integrity_check (also verifies every index against its
+  // table; O(N log N)) instead of the default PRAGMA quick_check (O(N)).
+  bool full_integrity_check = false;
+};
+
+// The schema version this build writes and understands. Older files are migrated forward on
+// open(); newer ones are refused with SchemaError.
+inline constexpr int kSqliteSchemaVersion = 2;
+
+class SqliteStore {
+ public:
+  using Location = std::filesystem::path;
+
+  // Does not touch the file; open() does. `path` may be ":memory:".
+  explicit SqliteStore(std::filesystem::path path, SqliteOptions options = {});
+  ~SqliteStore();
+  SqliteStore(SqliteStore&&) noexcept;
+  SqliteStore& operator=(SqliteStore&&) noexcept;  // closes the handle being replaced
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  const std::filesystem::path& path() const noexcept;
+  const SqliteOptions& options() const noexcept;
+  bool is_open() const noexcept;
+
+  // ---- 1, 2: lifecycle ------------------------------------------------------------------
+
+  // Creates the file (mode 0600) if missing, sets WAL / synchronous=NORMAL / busy timeout,
+  // creates or migrates the schema, records fingerprint and dim on first open.
+  // Throws InvalidArgument (empty path), DimensionMismatch (dim differs; checked first),
+  // EmbedderMismatch (fingerprint differs), SchemaError (file newer than this build, or a
+  // migration failed), StoreCorrupt (garbage, truncated, or not an engram database),
+  // StoreUnavailable (busy past the timeout), StoreError (cannot create/open the file).
+  // Calling open() on an open handle closes it and opens again.
+  void open(std::string_view fingerprint, std::size_t dim);
+
+  // Idempotent; releases the connection. Afterwards every method except open() and close()
+  // throws CacheClosed. Never throws.
+  void close() noexcept;
+
+  // ---- 3-6: lookup (throw CacheClosed when not open, StoreError subclasses) -------------
+
+  // The entry with (ns, hash), or nullopt.
+  std::optional<StoredEntry> get_by_hash(std::string_view ns, const QueryHash& hash) const;
+  // The entry with this id, or nullopt.
+  std::optional<StoredEntry> get_by_id(EntryId id) const;
+  // Exact number of entries in `ns`, or in total.
+  std::size_t count(std::optional<std::string_view> ns = {}) const;
+  // Distinct namespaces that hold at least one entry, sorted bytewise.
+  std::vector<std::string> list_namespaces() const;
+
+  // ---- 7-9: iteration -------------------------------------------------------------------
+
+  // Up to n ids, oldest last_accessed_at first, ties by lower id.
+  std::vector<EntryId> iter_lru_ids(std::size_t n, std::optional<std::string_view> ns = {}) const;
+  // Every entry in ascending id order (one consistent snapshot); stops when visit returns
+  // false. The visitor may call other methods of this store.
+  void iter_all(EntryVisitor visit) const;
+  // Entries with id > last_id, ascending.
+  void iter_since(EntryId last_id, EntryVisitor visit) const;
+
+  // ---- 10-14, 24: mutation --------------------------------------------------------------
+
+  // Upsert on (ns, query_hash); entry.id is ignored. An existing row keeps its id and takes
+  // every other field from `entry`. Returns the id. Row, version bump and change-log row
+  // commit in one transaction.
+  EntryId insert(const StoredEntry& entry);
+  // last_accessed_at = now, access_count += 1; unknown id is a no-op; no version bump.
+  void update_access(EntryId id, Timestamp now);
+  // True if the row existed and was removed (one change, version bumped).
+  bool delete_by_id(EntryId id);
+  // Removes entries with created_at + ttl <= now (in `ns` if given); returns how many.
+  std::size_t delete_expired(Timestamp now, std::optional<std::string_view> ns = {});
+  // Removes every entry of `ns`; returns how many.
+  std::size_t clear_namespace(std::string_view ns);
+  // Removes the given ids in one transaction; returns rows removed (unknown ids skipped).
+  std::size_t delete_many(std::span<const EntryId> ids);
+
+  // ---- 15, 16: quotas (persisted, no version bump) --------------------------------------
+
+  void set_namespace_quota(std::string_view ns, std::size_t max_entries);
+  std::optional<std::size_t> get_namespace_quota(std::string_view ns) const;
+
+  // ---- 17-19: coordination --------------------------------------------------------------
+
+  // Version of the latest change; 0 on a fresh store. Cheap (see the top comment).
+  std::uint64_t read_version_counter() const;
+  std::optional<std::string> read_meta(std::string_view key) const;
+  // Stores key -> value (no version bump). Throws InvalidArgument for "schema_version",
+  // which only migrations may change.
+  void write_meta(std::string_view key, std::string_view value);
+
+  // ---- 20-22: integrity and backup ------------------------------------------------------
+
+  // PRAGMA quick_check (or integrity_check, see SqliteOptions) returned "ok". False when
+  // closed or on any error; never throws.
+  bool integrity_check() const noexcept;
+  // Writes a consistent point-in-time copy of the database to `dest` using SQLite's online
+  // backup API; other handles may keep writing meanwhile. The copy is written to a temporary
+  // file beside `dest` and renamed into place, so `dest` is never half-written.
+  // Throws InvalidArgument (dest is this store's own file), CheckpointError.
+  void snapshot_to(const std::filesystem::path& dest) const;
+  // Validates that `src` is an intact engram database this build can read, then copies it
+  // into `dest` with the backup API (which takes dest's write lock, so other handles on
+  // dest see either the old or the new content). A `dest` that is not a valid database is
+  // replaced. Returns an unopened SqliteStore at `dest` with `options`.
+  // Throws CheckpointError (src missing, copy failed), StoreCorrupt (src damaged or not an
+  // engram database), SchemaError (src newer than this build), InvalidArgument (dest is
+  // ":memory:" or empty).
+  static SqliteStore restore_from(const std::filesystem::path& src, Location dest,
+                                  SqliteOptions options = {});
+
+  // ---- 23: change feed ------------------------------------------------------------------
+
+  // Changes with version > `version`, ascending, at most `limit`; nullopt when the retained
+  // log no longer reaches back to version + 1 or when `version` is ahead of the counter.
+  std::optional<std::vector<Change>> changes_since(std::uint64_t version, std::size_t limit) const;
+
+  // ---- refinements ----------------------------------------------------------------------
+
+  // insert() for each entry in one transaction (one change each); ids in input order.
+  std::vector<EntryId> insert_many(std::span<const StoredEntry> entries);
+  // One transaction: last_accessed_at = max(stored, at), access_count += hits; unknown ids
+  // are skipped; no version bump.
+  void touch_many(std::span<const Touch> touches);
+  // id, ns, hash, created_at, ttl, embedding of every entry, ascending id.
+  void iter_index_rows(IndexRowVisitor visit) const;
+  // {"analyze", "checkpoint", "compact"}.
+  std::vector<std::string> maintenance_kinds() const;
+  // page_size, page_count, freelist_count, journal_mode, file_bytes, wal_bytes,
+  // schema_version, entries... and last_<kind> (ms since epoch, or "never").
+  std::map<std::string, std::string> maintenance_state() const;
+  // "analyze" -> ANALYZE; "checkpoint" -> PRAGMA wal_checkpoint(TRUNCATE); "compact" ->
+  // VACUUM. Records the run time in meta ("maintenance.last_<kind>").
+  // Throws InvalidArgument (unknown kind), StoreUnavailable (busy), CheckpointError.
+  void run_maintenance(std::string_view kind);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::filesystem::path path_;
+  SqliteOptions options_;
+
+  Impl& live() const;  // the open connection, or throws CacheClosed
+};
+
+static_assert(Store<SqliteStore>);
+static_assert(BulkInsertStore<SqliteStore>);
+static_assert(TouchManyStore<SqliteStore>);
+static_assert(IndexRowStore<SqliteStore>);
+static_assert(MaintainableStore<SqliteStore>);
+
+}  // namespace engram

@@ -1,0 +1,173 @@
+#pragma once
+// Internal to engram::sqlite: a thin RAII layer over one sqlite3 connection: error mapping,
+// a per-connection cache of prepared statements, and a statement guard that always leaves a
+// cached statement reset with its bindings cleared. Not installed; not thread-safe.
+
+#include <sqlite3.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engram/stores/sqlite_store.hpp"
+#include "engram/types.hpp"
+
+namespace engram::detail {
+
+// 'Engr': PRAGMA application_id of every engram database, so a foreign SQLite file is
+// recognised without reading any table.
+inline constexpr std::int32_t kSqliteApplicationId = 0x456E6772;
+
+// Throws the engram exception matching a SQLite result code: BUSY/LOCKED ->
+// StoreUnavailable, CORRUPT/NOTADB -> StoreCorrupt, anything else -> StoreError. `what` says
+// what was being done; `file` names the database. `busy_timeout_ms` goes into the busy
+// message so the reader knows how long we waited.
+[[noreturn]] void throw_sqlite(int rc, std::string_view sqlite_message, const std::string& file,
+                               std::string_view what, std::int64_t busy_timeout_ms);
+
+// Every cached statement, by purpose. The SQL lives in sqlite_store.cpp beside its users.
+enum class Sql : std::size_t {
+  kBegin,
+  kBeginImmediate,
+  kCommit,
+  kRollback,
+  kDataVersion,
+  kReadVersion,
+  kReadState,
+  kWriteState,
+  kInsertChange,
+  kPruneChanges,
+  kChangesSince,
+  kGetById,
+  kGetByHash,
+  kCountAll,
+  kCountNs,
+  kListNamespaces,
+  kLruAll,
+  kLruNs,
+  kIterSince,
+  kIndexRows,
+  kUpsert,
+  kUpdateAccess,
+  kTouch,
+  kDeleteId,
+  kDeleteExpiredAll,
+  kDeleteExpiredNs,
+  kClearNamespace,
+  kSetQuota,
+  kGetQuota,
+  kReadMeta,
+  kWriteMeta,
+  kCount_,  // number of statements, not a statement
+};
+
+const char* sql_text(Sql id) noexcept;
+
+class Db;
+
+// A prepared statement in use. For a cached statement the destructor resets it and clears
+// its bindings (so blobs bound without copying are never referenced after the call); for a
+// one-off statement it finalizes. Bound text/blob data must outlive the guard.
+class Stmt {
+ public:
+  Stmt(const Db& db, sqlite3_stmt* stmt, bool owned) noexcept : db_(&db), stmt_(stmt), owned_(owned) {}
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int index, std::int64_t value);
+  Stmt& bind_null(int index);
+  Stmt& bind_text(int index, std::string_view text);   // no copy
+  Stmt& bind_blob(int index, const void* data, std::size_t bytes);  // no copy
+  Stmt& bind_blob(int index, std::string_view bytes) { return bind_blob(index, bytes.data(), bytes.size()); }
+
+  // True when a row is available, false when done; throws on error.
+  bool step();
+  // Steps until done (for statements whose rows are not needed).
+  void run();
+
+  std::int64_t column_int(int col) const noexcept { return sqlite3_column_int64(stmt_, col); }
+  bool column_is_null(int col) const noexcept { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  // Raw bytes of a TEXT or BLOB column (embedded NULs preserved).
+  std::string column_bytes(int col) const;
+  std::string_view column_view(int col) const noexcept;  // valid until the next step/reset
+
+ private:
+  const Db* db_;
+  sqlite3_stmt* stmt_;
+  bool owned_;
+};
+
+// One connection. Owns the cached statements and finalizes them before closing.
+class Db {
+ public:
+  Db(std::string file, std::int64_t busy_timeout_ms) : file_(std::move(file)), busy_timeout_ms_(busy_timeout_ms) {}
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  // Opens `path` with `flags` (SQLITE_OPEN_*), extended result codes and the busy timeout.
+  void open(const std::string& path, int flags);
+  void close() noexcept;
+  sqlite3* handle() const noexcept { return db_; }
+  const std::string& file() const noexcept { return file_; }
+  std::int64_t busy_timeout_ms() const noexcept { return busy_timeout_ms_; }
+
+  // The cached statement for `id`, prepared on first use. If it is already stepping (a
+  // visitor re-entered the store), a one-off copy is prepared instead so neither is disturbed.
+  Stmt use(Sql id) const;
+  // A one-off statement.
+  Stmt prepare(std::string_view sql) const;
+  // Runs one or more statements without results (DDL, PRAGMA with no row).
+  void exec(const char* sql, std::string_view what) const;
+  // First column of the first row of `sql` as text ("" when no row).
+  std::string query_text(const char* sql, std::string_view what) const;
+  std::int64_t query_int(const char* sql, std::string_view what) const;
+
+  [[noreturn]] void fail(int rc, std::string_view what) const;
+
+ private:
+  std::string file_;
+  std::int64_t busy_timeout_ms_;
+  sqlite3* db_ = nullptr;
+  mutable std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::kCount_)> cache_{};
+};
+
+// Embeddings are stored as raw float32 little-endian, whatever the host byte order. Returns
+// the bytes to bind: a view of the vector itself on little-endian hosts (no copy), else of
+// `scratch`, which must outlive the binding.
+std::string_view embedding_bytes(const std::vector<float>& embedding, std::string& scratch);
+// Throws StoreCorrupt when the byte count is not a multiple of 4.
+std::vector<float> decode_embedding(std::string_view bytes, const std::string& file);
+
+// Everything an open SqliteStore owns (SqliteStore::Impl derives from it, so helpers in the
+// implementation files can take it without naming the private Impl).
+struct SqliteState {
+  SqliteState(std::string file, const SqliteOptions& opts) : db(std::move(file), opts.busy_timeout.count()), options(opts) {}
+
+  Db db;
+  SqliteOptions options;
+  bool memory = false;
+  int schema_version = 0;
+
+  // read_version_counter() cache: `version` is valid while PRAGMA data_version still returns
+  // `data_version`, i.e. no other connection has committed since it was read. This handle's
+  // own commits update `version` directly (data_version does not move for them).
+  mutable bool version_valid = false;
+  mutable std::int64_t data_version = 0;
+  mutable std::uint64_t version = 0;
+
+  const std::string& file() const { return db.file(); }
+};
+
+}  // namespace engram::detail
+
+namespace engram {
+struct SqliteStore::Impl : detail::SqliteState {
+  using SqliteState::SqliteState;
+};
+}  // namespace engram

@@ -1,0 +1,593 @@
+#include "engram/stores/sqlite_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#include "engram/errors.hpp"
+#include "sqlite_db.hpp"
+#include "sqlite_schema.hpp"
+
+namespace engram {
+namespace detail {
+
+#define ENGRAM_ENTRY_COLUMNS \
+  "id, ns, hash, query, response, embedding, metadata, created_at, last_accessed_at, ttl_ms, access_count"
+
+const char* sql_text(Sql id) noexcept {
+  switch (id) {
+    case Sql::kBegin: return "BEGIN";
+    case Sql::kBeginImmediate: return "BEGIN IMMEDIATE";
+    case Sql::kCommit: return "COMMIT";
+    case Sql::kRollback: return "ROLLBACK";
+    case Sql::kDataVersion: return "PRAGMA data_version";
+    case Sql::kReadVersion: return "SELECT version FROM engram_state WHERE singleton = 1";
+    case Sql::kReadState: return "SELECT version, log_floor FROM engram_state WHERE singleton = 1";
+    case Sql::kWriteState: return "UPDATE engram_state SET version = ?1, log_floor = ?2 WHERE singleton = 1";
+    case Sql::kInsertChange: return "INSERT INTO engram_changes(version, entry_id, kind) VALUES (?1, ?2, ?3)";
+    case Sql::kPruneChanges: return "DELETE FROM engram_changes WHERE version <= ?1";
+    case Sql::kChangesSince:
+      return "SELECT version, entry_id, kind FROM engram_changes WHERE version > ?1 ORDER BY version LIMIT ?2";
+    case Sql::kGetById: return "SELECT " ENGRAM_ENTRY_COLUMNS " FROM engram_entries WHERE id = ?1";
+    case Sql::kGetByHash:
+      return "SELECT " ENGRAM_ENTRY_COLUMNS " FROM engram_entries WHERE ns = ?1 AND hash = ?2";
+    case Sql::kCountAll: return "SELECT count(*) FROM engram_entries";
+    case Sql::kCountNs: return "SELECT count(*) FROM engram_entries WHERE ns = ?1";
+    case Sql::kListNamespaces: return "SELECT DISTINCT ns FROM engram_entries ORDER BY ns";
+    case Sql::kLruAll:
+      return "SELECT id FROM engram_entries ORDER BY last_accessed_at, id LIMIT ?1";
+    case Sql::kLruNs:
+      return "SELECT id FROM engram_entries WHERE ns = ?1 ORDER BY last_accessed_at, id LIMIT ?2";
+    case Sql::kIterSince:
+      return "SELECT " ENGRAM_ENTRY_COLUMNS " FROM engram_entries WHERE id > ?1 ORDER BY id";
+    case Sql::kIndexRows:
+      return "SELECT id, ns, hash, created_at, ttl_ms, embedding FROM engram_entries ORDER BY id";
+    case Sql::kUpsert:
+      return "INSERT INTO engram_entries(ns, hash, query, response, embedding, metadata, created_at, "
+             "last_accessed_at, ttl_ms, access_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+             "ON CONFLICT(ns, hash) DO UPDATE SET query = excluded.query, response = excluded.response, "
+             "embedding = excluded.embedding, metadata = excluded.metadata, created_at = excluded.created_at, "
+             "last_accessed_at = excluded.last_accessed_at, ttl_ms = excluded.ttl_ms, "
+             "access_count = excluded.access_count RETURNING id";
+    case Sql::kUpdateAccess:
+      return "UPDATE engram_entries SET last_accessed_at = ?2, access_count = access_count + 1 WHERE id = ?1";
+    case Sql::kTouch:
+      return "UPDATE engram_entries SET last_accessed_at = max(last_accessed_at, ?2), "
+             "access_count = access_count + ?3 WHERE id = ?1";
+    case Sql::kDeleteId: return "DELETE FROM engram_entries WHERE id = ?1";
+    case Sql::kDeleteExpiredAll:
+      return "DELETE FROM engram_entries WHERE ttl_ms IS NOT NULL AND created_at + ttl_ms <= ?1 RETURNING id";
+    case Sql::kDeleteExpiredNs:
+      return "DELETE FROM engram_entries WHERE ttl_ms IS NOT NULL AND created_at + ttl_ms <= ?1 AND ns = ?2 "
+             "RETURNING id";
+    case Sql::kClearNamespace: return "DELETE FROM engram_entries WHERE ns = ?1 RETURNING id";
+    case Sql::kSetQuota:
+      return "INSERT INTO engram_quotas(ns, max_entries) VALUES (?1, ?2) "
+             "ON CONFLICT(ns) DO UPDATE SET max_entries = excluded.max_entries";
+    case Sql::kGetQuota: return "SELECT max_entries FROM engram_quotas WHERE ns = ?1";
+    case Sql::kReadMeta: return "SELECT value FROM engram_meta WHERE key = ?1";
+    case Sql::kWriteMeta:
+      return "INSERT INTO engram_meta(key, value) VALUES (?1, ?2) "
+             "ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+    case Sql::kCount_: break;
+  }
+  return "";
+}
+
+#undef ENGRAM_ENTRY_COLUMNS
+
+namespace {
+
+bool is_memory_path(const std::filesystem::path& path) { return path.native() == ":memory:"; }
+
+std::int64_t to_ms(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp from_ms(std::int64_t ms) { return Timestamp(Millis(ms)); }
+
+std::int64_t clamp_to_i64(std::size_t n) {
+  return n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+             ? std::numeric_limits<std::int64_t>::max()
+             : static_cast<std::int64_t>(n);
+}
+
+// Creates `path` with mode 0600 when it does not exist, before SQLite sees it, so the file is
+// never world-readable for an instant whatever the umask. An existing file is left as is.
+void create_private_file(const std::filesystem::path& path, const std::string& display) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    throw StoreError("SQLite store '" + display + "': cannot create or open the file: " +
+                     std::strerror(err) +
+                     ". Remediation: check that the directory exists and that this process may "
+                     "write to it.");
+  }
+  ::close(fd);
+}
+
+[[noreturn]] void throw_corrupt_row(const std::string& file, const std::string& what) {
+  throw StoreCorrupt("SQLite store '" + file + "': " + what +
+                     ". Remediation: restore the database from a snapshot or delete it.");
+}
+
+QueryHash read_hash(const detail::Stmt& stmt, int col, const std::string& file) {
+  auto bytes = stmt.column_view(col);
+  QueryHash hash;
+  if (bytes.size() != hash.bytes.size()) throw_corrupt_row(file, "a stored query hash is not 16 bytes");
+  std::memcpy(hash.bytes.data(), bytes.data(), hash.bytes.size());
+  return hash;
+}
+
+// Column order: ENGRAM_ENTRY_COLUMNS.
+StoredEntry read_entry(const detail::Stmt& stmt, const std::string& file) {
+  StoredEntry e;
+  e.id = stmt.column_int(0);
+  e.ns = stmt.column_bytes(1);
+  e.query_hash = read_hash(stmt, 2, file);
+  e.query = stmt.column_bytes(3);
+  e.response = stmt.column_bytes(4);
+  e.embedding = detail::decode_embedding(stmt.column_view(5), file);
+  e.metadata = stmt.column_bytes(6);
+  e.created_at = from_ms(stmt.column_int(7));
+  e.last_accessed_at = from_ms(stmt.column_int(8));
+  if (!stmt.column_is_null(9)) e.ttl = Millis(stmt.column_int(9));
+  e.access_count = stmt.column_int(10);
+  return e;
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::Sql;
+
+namespace {
+
+// One write transaction: BEGIN IMMEDIATE (waits up to the busy timeout for other writers),
+// then the caller's statements, change-log rows and the counter update, then COMMIT. Rolls
+// back in the destructor unless committed, so an exception never leaves half a write.
+class WriteTxn {
+ public:
+  explicit WriteTxn(detail::SqliteState& impl) : impl_(impl) { impl_.db.use(Sql::kBeginImmediate).run(); }
+  ~WriteTxn() {
+    if (!done_ && sqlite3_get_autocommit(impl_.db.handle()) == 0) {
+      sqlite3_exec(impl_.db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  WriteTxn(const WriteTxn&) = delete;
+  WriteTxn& operator=(const WriteTxn&) = delete;
+
+  // Records one change with its own version.
+  void change(EntryId id, ChangeKind kind) {
+    if (!state_read_) {
+      auto st = impl_.db.use(Sql::kReadState);
+      if (!st.step()) detail::throw_corrupt_row(impl_.file(), "the engram_state row is missing");
+      version_ = static_cast<std::uint64_t>(st.column_int(0));
+      floor_ = static_cast<std::uint64_t>(st.column_int(1));
+      state_read_ = true;
+    }
+    ++version_;
+    impl_.db.use(Sql::kInsertChange)
+        .bind(1, static_cast<std::int64_t>(version_))
+        .bind(2, id)
+        .bind(3, kind == ChangeKind::kUpsert ? 0 : 1)
+        .run();
+    changed_ = true;
+  }
+
+  void commit() {
+    if (changed_) {
+      // Keep the newest `retention` changes; the log then covers (floor, version].
+      const std::uint64_t retention = impl_.options.change_log_retention;
+      if (version_ > retention) {
+        const std::uint64_t new_floor = version_ - retention;
+        if (new_floor > floor_) {
+          impl_.db.use(Sql::kPruneChanges).bind(1, static_cast<std::int64_t>(new_floor)).run();
+          floor_ = new_floor;
+        }
+      }
+      impl_.db.use(Sql::kWriteState)
+          .bind(1, static_cast<std::int64_t>(version_))
+          .bind(2, static_cast<std::int64_t>(floor_))
+          .run();
+    }
+    impl_.db.use(Sql::kCommit).run();
+    done_ = true;
+    if (changed_) impl_.version = version_;  // data_version does not see our own commits
+  }
+
+ private:
+  detail::SqliteState& impl_;
+  bool done_ = false;
+  bool state_read_ = false;
+  bool changed_ = false;
+  std::uint64_t version_ = 0;
+  std::uint64_t floor_ = 0;
+};
+
+// A read transaction so that several statements see one snapshot.
+class ReadTxn {
+ public:
+  explicit ReadTxn(const detail::SqliteState& impl) : impl_(impl) {
+    // Already inside a transaction (a visitor re-entered the store): share it.
+    if (sqlite3_get_autocommit(impl_.db.handle()) == 0) return;
+    impl_.db.use(Sql::kBegin).run();
+    owned_ = true;
+  }
+  ~ReadTxn() {
+    if (owned_ && sqlite3_get_autocommit(impl_.db.handle()) == 0) {
+      sqlite3_exec(impl_.db.handle(), "COMMIT", nullptr, nullptr, nullptr);
+    }
+  }
+  ReadTxn(const ReadTxn&) = delete;
+  ReadTxn& operator=(const ReadTxn&) = delete;
+
+ private:
+  const detail::SqliteState& impl_;
+  bool owned_ = false;
+};
+
+EntryId upsert(detail::SqliteState& impl, const StoredEntry& e, std::string& scratch) {
+  auto stmt = impl.db.use(Sql::kUpsert);
+  stmt.bind_blob(1, e.ns)
+      .bind_blob(2, e.query_hash.bytes.data(), e.query_hash.bytes.size())
+      .bind_text(3, e.query)
+      .bind_text(4, e.response)
+      .bind_blob(5, detail::embedding_bytes(e.embedding, scratch))
+      .bind_text(6, e.metadata)
+      .bind(7, detail::to_ms(e.created_at))
+      .bind(8, detail::to_ms(e.last_accessed_at));
+  if (e.ttl) {
+    stmt.bind(9, e.ttl->count());
+  } else {
+    stmt.bind_null(9);
+  }
+  stmt.bind(10, e.access_count);
+  if (!stmt.step()) detail::throw_corrupt_row(impl.file(), "an upsert returned no id");
+  EntryId id = stmt.column_int(0);
+  stmt.run();
+  return id;
+}
+
+// Runs a DELETE ... RETURNING id and returns the ids, ascending.
+std::vector<EntryId> collect_ids(detail::Stmt& stmt) {
+  std::vector<EntryId> ids;
+  while (stmt.step()) ids.push_back(stmt.column_int(0));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+// ---- lifecycle ---------------------------------------------------------------------------
+
+SqliteStore::SqliteStore(std::filesystem::path path, SqliteOptions options)
+    : path_(std::move(path)), options_(options) {}
+
+SqliteStore::~SqliteStore() { close(); }
+
+SqliteStore::SqliteStore(SqliteStore&& other) noexcept
+    : impl_(std::move(other.impl_)), path_(std::move(other.path_)), options_(other.options_) {}
+
+SqliteStore& SqliteStore::operator=(SqliteStore&& other) noexcept {
+  if (this != &other) {
+    close();
+    impl_ = std::move(other.impl_);
+    path_ = std::move(other.path_);
+    options_ = other.options_;
+  }
+  return *this;
+}
+
+const std::filesystem::path& SqliteStore::path() const noexcept { return path_; }
+const SqliteOptions& SqliteStore::options() const noexcept { return options_; }
+bool SqliteStore::is_open() const noexcept { return impl_ != nullptr; }
+
+SqliteStore::Impl& SqliteStore::live() const {
+  if (!impl_) {
+    throw CacheClosed("SQLite store '" + path_.string() +
+                      "' is not open. Remediation: call open() before using the store, and do "
+                      "not use it after close().");
+  }
+  return *impl_;
+}
+
+void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
+  close();
+  if (path_.empty()) {
+    throw InvalidArgument("SqliteStore needs a file path (or \":memory:\"), got an empty path. "
+                          "Remediation: pass the database file's path to the constructor.");
+  }
+  auto impl = std::make_unique<Impl>(path_.string(), options_);
+  impl->memory = detail::is_memory_path(path_);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (impl->memory) {
+    flags |= SQLITE_OPEN_CREATE;
+  } else {
+    detail::create_private_file(path_, impl->file());
+  }
+  impl->db.open(path_.string(), flags);
+  // WAL: readers never block writers and never see uncommitted data; synchronous=NORMAL is
+  // crash-safe in WAL mode (a power loss may drop the last commits, never corrupt). The
+  // first statement also reads page 1, so garbage and truncated files fail here.
+  impl->db.exec("PRAGMA foreign_keys = ON", "configuring the connection");
+  if (!impl->memory) {
+    auto mode = impl->db.query_text("PRAGMA journal_mode = WAL", "enabling WAL mode");
+    if (mode != "wal") {
+      throw StoreError("SQLite store '" + impl->file() + "': could not enable WAL mode (journal_mode is '" +
+                       mode + "'). Remediation: put the database on a local file system that "
+                              "supports shared memory (not a network share).");
+    }
+  }
+  impl->db.exec("PRAGMA synchronous = NORMAL", "configuring the connection");
+  impl->schema_version = detail::prepare_schema(impl->db, fingerprint, dim);
+  impl_ = std::move(impl);
+}
+
+void SqliteStore::close() noexcept { impl_.reset(); }
+
+// ---- lookup ------------------------------------------------------------------------------
+
+std::optional<StoredEntry> SqliteStore::get_by_hash(std::string_view ns, const QueryHash& hash) const {
+  auto& d = live();
+  auto stmt = d.db.use(Sql::kGetByHash);
+  stmt.bind_blob(1, ns).bind_blob(2, hash.bytes.data(), hash.bytes.size());
+  if (!stmt.step()) return std::nullopt;
+  return detail::read_entry(stmt, d.file());
+}
+
+std::optional<StoredEntry> SqliteStore::get_by_id(EntryId id) const {
+  auto& d = live();
+  auto stmt = d.db.use(Sql::kGetById);
+  stmt.bind(1, id);
+  if (!stmt.step()) return std::nullopt;
+  return detail::read_entry(stmt, d.file());
+}
+
+std::size_t SqliteStore::count(std::optional<std::string_view> ns) const {
+  auto& d = live();
+  auto stmt = d.db.use(ns ? Sql::kCountNs : Sql::kCountAll);
+  if (ns) stmt.bind_blob(1, *ns);
+  stmt.step();
+  return static_cast<std::size_t>(stmt.column_int(0));
+}
+
+std::vector<std::string> SqliteStore::list_namespaces() const {
+  auto& d = live();
+  auto stmt = d.db.use(Sql::kListNamespaces);
+  std::vector<std::string> out;
+  while (stmt.step()) out.push_back(stmt.column_bytes(0));
+  return out;
+}
+
+// ---- iteration ---------------------------------------------------------------------------
+
+std::vector<EntryId> SqliteStore::iter_lru_ids(std::size_t n, std::optional<std::string_view> ns) const {
+  auto& d = live();
+  std::vector<EntryId> out;
+  if (n == 0) return out;
+  auto stmt = d.db.use(ns ? Sql::kLruNs : Sql::kLruAll);
+  if (ns) {
+    stmt.bind_blob(1, *ns).bind(2, detail::clamp_to_i64(n));
+  } else {
+    stmt.bind(1, detail::clamp_to_i64(n));
+  }
+  while (stmt.step()) out.push_back(stmt.column_int(0));
+  return out;
+}
+
+void SqliteStore::iter_all(EntryVisitor visit) const { iter_since(0, std::move(visit)); }
+
+void SqliteStore::iter_since(EntryId last_id, EntryVisitor visit) const {
+  auto& d = live();
+  // One statement is one snapshot: entries committed meanwhile by others are not half-seen.
+  auto stmt = d.db.use(Sql::kIterSince);
+  stmt.bind(1, last_id);
+  while (stmt.step()) {
+    if (!visit(detail::read_entry(stmt, d.file()))) break;
+  }
+}
+
+void SqliteStore::iter_index_rows(IndexRowVisitor visit) const {
+  auto& d = live();
+  auto stmt = d.db.use(Sql::kIndexRows);
+  while (stmt.step()) {
+    IndexRow row;
+    row.id = stmt.column_int(0);
+    row.ns = stmt.column_bytes(1);
+    row.query_hash = detail::read_hash(stmt, 2, d.file());
+    row.created_at = detail::from_ms(stmt.column_int(3));
+    if (!stmt.column_is_null(4)) row.ttl = Millis(stmt.column_int(4));
+    row.embedding = detail::decode_embedding(stmt.column_view(5), d.file());
+    if (!visit(row)) break;
+  }
+}
+
+// ---- mutation ----------------------------------------------------------------------------
+
+EntryId SqliteStore::insert(const StoredEntry& entry) {
+  auto& d = live();
+  std::string scratch;
+  WriteTxn txn(d);
+  EntryId id = upsert(d, entry, scratch);
+  txn.change(id, ChangeKind::kUpsert);
+  txn.commit();
+  return id;
+}
+
+std::vector<EntryId> SqliteStore::insert_many(std::span<const StoredEntry> entries) {
+  auto& d = live();
+  std::vector<EntryId> ids;
+  if (entries.empty()) return ids;
+  ids.reserve(entries.size());
+  std::string scratch;
+  WriteTxn txn(d);
+  for (const auto& entry : entries) {
+    EntryId id = upsert(d, entry, scratch);
+    txn.change(id, ChangeKind::kUpsert);
+    ids.push_back(id);
+  }
+  txn.commit();
+  return ids;
+}
+
+void SqliteStore::update_access(EntryId id, Timestamp now) {
+  auto& d = live();
+  // A single statement in autocommit mode is its own transaction; no counter involved.
+  d.db.use(Sql::kUpdateAccess).bind(1, id).bind(2, detail::to_ms(now)).run();
+}
+
+void SqliteStore::touch_many(std::span<const Touch> touches) {
+  auto& d = live();
+  if (touches.empty()) return;
+  WriteTxn txn(d);
+  for (const auto& t : touches) {
+    d.db.use(Sql::kTouch).bind(1, t.id).bind(2, detail::to_ms(t.at)).bind(3, t.hits).run();
+  }
+  txn.commit();
+}
+
+bool SqliteStore::delete_by_id(EntryId id) {
+  auto& d = live();
+  WriteTxn txn(d);
+  d.db.use(Sql::kDeleteId).bind(1, id).run();
+  const bool removed = sqlite3_changes64(d.db.handle()) > 0;
+  if (removed) txn.change(id, ChangeKind::kDelete);
+  txn.commit();
+  return removed;
+}
+
+std::size_t SqliteStore::delete_many(std::span<const EntryId> ids) {
+  auto& d = live();
+  if (ids.empty()) return 0;
+  std::size_t removed = 0;
+  WriteTxn txn(d);
+  for (EntryId id : ids) {
+    d.db.use(Sql::kDeleteId).bind(1, id).run();
+    if (sqlite3_changes64(d.db.handle()) > 0) {
+      txn.change(id, ChangeKind::kDelete);
+      ++removed;
+    }
+  }
+  txn.commit();
+  return removed;
+}
+
+std::size_t SqliteStore::delete_expired(Timestamp now, std::optional<std::string_view> ns) {
+  auto& d = live();
+  WriteTxn txn(d);
+  std::vector<EntryId> ids;
+  {
+    auto stmt = d.db.use(ns ? Sql::kDeleteExpiredNs : Sql::kDeleteExpiredAll);
+    stmt.bind(1, detail::to_ms(now));
+    if (ns) stmt.bind_blob(2, *ns);
+    ids = collect_ids(stmt);
+  }
+  for (EntryId id : ids) txn.change(id, ChangeKind::kDelete);
+  txn.commit();
+  return ids.size();
+}
+
+std::size_t SqliteStore::clear_namespace(std::string_view ns) {
+  auto& d = live();
+  WriteTxn txn(d);
+  std::vector<EntryId> ids;
+  {
+    auto stmt = d.db.use(Sql::kClearNamespace);
+    stmt.bind_blob(1, ns);
+    ids = collect_ids(stmt);
+  }
+  for (EntryId id : ids) txn.change(id, ChangeKind::kDelete);
+  txn.commit();
+  return ids.size();
+}
+
+// ---- quotas ------------------------------------------------------------------------------
+
+void SqliteStore::set_namespace_quota(std::string_view ns, std::size_t max_entries) {
+  auto& d = live();
+  // Stored as the two's-complement int64 of the value, so every size_t round-trips exactly
+  // (SIZE_MAX included) in an INTEGER column.
+  d.db.use(Sql::kSetQuota)
+      .bind_blob(1, ns)
+      .bind(2, static_cast<std::int64_t>(static_cast<std::uint64_t>(max_entries)))
+      .run();
+}
+
+std::optional<std::size_t> SqliteStore::get_namespace_quota(std::string_view ns) const {
+  auto& d = live();
+  auto stmt = d.db.use(Sql::kGetQuota);
+  stmt.bind_blob(1, ns);
+  if (!stmt.step()) return std::nullopt;
+  return static_cast<std::size_t>(static_cast<std::uint64_t>(stmt.column_int(0)));
+}
+
+// ---- coordination ------------------------------------------------------------------------
+
+std::uint64_t SqliteStore::read_version_counter() const {
+  auto& d = live();
+  std::int64_t data_version = 0;
+  {
+    auto stmt = d.db.use(Sql::kDataVersion);
+    stmt.step();
+    data_version = stmt.column_int(0);
+  }
+  if (d.version_valid && data_version == d.data_version) return d.version;
+  // Read after data_version: the row is at least as new as the data_version we remember, so
+  // a commit that slips in between only causes one more re-read on the next poll.
+  auto stmt = d.db.use(Sql::kReadVersion);
+  if (!stmt.step()) detail::throw_corrupt_row(d.file(), "the engram_state row is missing");
+  d.version = static_cast<std::uint64_t>(stmt.column_int(0));
+  d.data_version = data_version;
+  d.version_valid = true;
+  return d.version;
+}
+
+std::optional<std::string> SqliteStore::read_meta(std::string_view key) const {
+  auto& d = live();
+  auto stmt = d.db.use(Sql::kReadMeta);
+  stmt.bind_text(1, key);
+  if (!stmt.step()) return std::nullopt;
+  return stmt.column_bytes(0);
+}
+
+void SqliteStore::write_meta(std::string_view key, std::string_view value) {
+  auto& d = live();
+  if (key == "schema_version") {
+    throw InvalidArgument("meta key 'schema_version' belongs to the SQLite store's migrations. "
+                          "Remediation: use another key.");
+  }
+  d.db.use(Sql::kWriteMeta).bind_text(1, key).bind_text(2, value).run();
+}
+
+// ---- change feed -------------------------------------------------------------------------
+
+std::optional<std::vector<Change>> SqliteStore::changes_since(std::uint64_t version, std::size_t limit) const {
+  auto& d = live();
+  // State and log rows must come from one snapshot: a concurrent writer may prune the log.
+  ReadTxn txn(d);
+  std::uint64_t counter = 0, floor = 0;
+  {
+    auto st = d.db.use(Sql::kReadState);
+    if (!st.step()) detail::throw_corrupt_row(d.file(), "the engram_state row is missing");
+    counter = static_cast<std::uint64_t>(st.column_int(0));
+    floor = static_cast<std::uint64_t>(st.column_int(1));
+  }
+  if (version > counter || version < floor) return std::nullopt;
+  std::vector<Change> out;
+  if (limit == 0 || version == counter) return out;
+  if (version > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+  auto stmt = d.db.use(Sql::kChangesSince);
+  stmt.bind(1, static_cast<std::int64_t>(version)).bind(2, detail::clamp_to_i64(limit));
+  while (stmt.step()) {
+    out.push_back(Change{static_cast<std::uint64_t>(stmt.column_int(0)), stmt.column_int(1),
+                         stmt.column_int(2) == 0 ? ChangeKind::kUpsert : ChangeKind::kDelete});
+  }
+  return out;
+}
+
+}  // namespace engram
