@@ -104,7 +104,7 @@ void SqliteStore::snapshot_to(const std::filesystem::path& dest) const {
     throw InvalidArgument("snapshot_to needs a file path. Remediation: pass the path of the snapshot file to write.");
   }
   std::error_code ec;
-  if (!d.memory && std::filesystem::exists(dest, ec) && std::filesystem::equivalent(dest, path_, ec)) {
+  if (!d.memory && std::filesystem::exists(dest, ec) && std::filesystem::equivalent(dest, d.db_filename, ec)) {
     throw InvalidArgument("snapshot_to('" + display(dest) + "') names the store's own database file. "
                           "Remediation: write the snapshot to another path.");
   }
@@ -160,8 +160,8 @@ void SqliteStore::snapshot_to(const std::filesystem::path& dest) const {
 }
 
 SqliteStore SqliteStore::restore_from(const std::filesystem::path& src, Location dest, SqliteOptions options) {
-  if (dest.empty() || dest.native() == ":memory:") {
-    throw InvalidArgument("restore_from needs a destination file path, not '" + display(dest) +
+  if (dest.empty() || dest.native() == ":memory:" || dest.native().rfind("file:", 0) == 0) {
+    throw InvalidArgument("restore_from needs a plain destination file path, not '" + display(dest) +
                           "' (an in-memory database would vanish on close). Remediation: pass a file path.");
   }
   std::error_code ec;
@@ -274,9 +274,10 @@ std::map<std::string, std::string> SqliteStore::maintenance_state() const {
   std::uintmax_t file_bytes = 0, wal_bytes = 0;
   if (!d.memory) {
     std::error_code ec;
-    auto size = std::filesystem::file_size(path_, ec);
+    const std::filesystem::path db_file = d.db_filename;
+    auto size = std::filesystem::file_size(db_file, ec);
     if (!ec) file_bytes = size;
-    auto wal = path_;
+    auto wal = db_file;
     wal += "-wal";
     size = std::filesystem::file_size(wal, ec);
     if (!ec) wal_bytes = size;
@@ -294,40 +295,52 @@ std::map<std::string, std::string> SqliteStore::maintenance_state() const {
 
 void SqliteStore::run_maintenance(std::string_view kind) {
   auto& d = live();
-  const char* what = nullptr;
-  try {
-    if (kind == "analyze") {
-      what = "ANALYZE";
-      d.db.exec("ANALYZE", "ANALYZE");
-    } else if (kind == "compact") {
-      what = "VACUUM";
-      d.db.exec("VACUUM", "VACUUM");
-    } else if (kind == "checkpoint") {
-      what = "wal_checkpoint(TRUNCATE)";
-      auto stmt = d.db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
-      if (stmt.step() && stmt.column_int(0) != 0) {
-        throw StoreUnavailable("SQLite store '" + d.file() +
-                               "': the WAL checkpoint could not complete because other connections "
-                               "are reading or writing. Remediation: retry when they are idle.");
-      }
-    } else {
-      throw InvalidArgument("unknown maintenance kind '" + std::string(kind) +
-                            "'. Remediation: use one of maintenance_kinds(): analyze, checkpoint, compact.");
-    }
-  } catch (const InvalidArgument&) {
-    throw;
-  } catch (const StoreUnavailable&) {
-    throw;
-  } catch (const StoreCorrupt&) {
-    throw;
-  } catch (const StoreError& e) {
-    throw CheckpointError(std::string("maintenance '") + what + "' failed: " + e.what());
+  if (kind != "analyze" && kind != "compact" && kind != "checkpoint") {
+    throw InvalidArgument("unknown maintenance kind '" + std::string(kind) +
+                          "'. Remediation: use one of maintenance_kinds(): analyze, checkpoint, compact.");
   }
-  // Persisted so that every process (and the engram tool) sees when maintenance last ran.
+  // The run time is persisted in meta so that every process (and the engram tool) sees when
+  // maintenance last ran. It is written before the work, so that a checkpoint leaves the
+  // WAL truly empty, and put back if the work fails.
   const std::string key = "maintenance.last_" + std::string(kind);
   const auto now = std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::string value = std::to_string(now);
-  d.db.use(detail::Sql::kWriteMeta).bind_text(1, key).bind_text(2, value).run();
+  const auto previous = read_meta(key);
+  d.db.use(detail::Sql::kWriteMeta).bind_text(1, key).bind_text(2, std::to_string(now)).run();
+  try {
+    try {
+      if (kind == "analyze") {
+        d.db.exec("ANALYZE", "ANALYZE");
+      } else if (kind == "compact") {
+        d.db.exec("VACUUM", "VACUUM");
+      } else {
+        auto stmt = d.db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+        if (stmt.step() && stmt.column_int(0) != 0) {
+          throw StoreUnavailable("SQLite store '" + d.file() +
+                                 "': the WAL checkpoint could not complete because other connections "
+                                 "are reading or writing. Remediation: retry when they are idle.");
+        }
+      }
+    } catch (const StoreUnavailable&) {
+      throw;
+    } catch (const StoreCorrupt&) {
+      throw;
+    } catch (const StoreError& e) {
+      throw CheckpointError("maintenance '" + std::string(kind) + "' failed: " + e.what());
+    }
+  } catch (...) {
+    try {
+      if (previous) {
+        d.db.use(detail::Sql::kWriteMeta).bind_text(1, key).bind_text(2, *previous).run();
+      } else {
+        auto del = d.db.prepare("DELETE FROM engram_meta WHERE key = ?1");
+        del.bind_text(1, key);
+        del.run();
+      }
+    } catch (...) {
+      // The original failure is the one to report.
+    }
+    throw;
+  }
 }
 
 }  // namespace engram

@@ -151,7 +151,8 @@ struct SqliteState {
 
   Db db;
   SqliteOptions options;
-  bool memory = false;
+  bool memory = false;       // in-memory database (":memory:" or a mode=memory URI)
+  std::string db_filename;   // absolute path of the database file; empty in memory
   int schema_version = 0;
 
   // read_version_counter() cache: `version` is valid while PRAGMA data_version still returns

@@ -85,7 +85,40 @@ const char* sql_text(Sql id) noexcept {
 
 namespace {
 
-bool is_memory_path(const std::filesystem::path& path) { return path.native() == ":memory:"; }
+bool is_uri(const std::string& path) { return path.rfind("file:", 0) == 0; }
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The file a "file:" URI names, as SQLite reads it: an optional "//" or "//localhost"
+// authority, then the percent-decoded path up to '?' or '#'; nullopt for an in-memory URI
+// (mode=memory or the name ":memory:").
+std::optional<std::string> uri_file(const std::string& uri) {
+  std::string rest = uri.substr(5);
+  const auto end = rest.find_first_of("?#");
+  const std::string query = end == std::string::npos ? std::string() : rest.substr(end);
+  rest = rest.substr(0, end);
+  if (rest.rfind("//", 0) == 0) {
+    const auto slash = rest.find('/', 2);
+    rest = slash == std::string::npos ? std::string() : rest.substr(slash);
+  }
+  std::string path;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '%' && i + 2 < rest.size() && hex_digit(rest[i + 1]) >= 0 && hex_digit(rest[i + 2]) >= 0) {
+      path += static_cast<char>(hex_digit(rest[i + 1]) * 16 + hex_digit(rest[i + 2]));
+      i += 2;
+    } else {
+      path += rest[i];
+    }
+  }
+  const bool memory_mode = query.find("mode=memory") != std::string::npos;
+  if (memory_mode || path.empty() || path == ":memory:") return std::nullopt;
+  return path;
+}
 
 std::int64_t to_ms(Timestamp t) { return t.time_since_epoch().count(); }
 Timestamp from_ms(std::int64_t ms) { return Timestamp(Millis(ms)); }
@@ -271,14 +304,15 @@ SqliteStore::SqliteStore(std::filesystem::path path, SqliteOptions options)
 SqliteStore::~SqliteStore() { close(); }
 
 SqliteStore::SqliteStore(SqliteStore&& other) noexcept
-    : impl_(std::move(other.impl_)), path_(std::move(other.path_)), options_(other.options_) {}
+    : impl_(std::move(other.impl_)), path_(other.path_), options_(other.options_),
+      closed_(std::exchange(other.closed_, true)) {}
 
 SqliteStore& SqliteStore::operator=(SqliteStore&& other) noexcept {
   if (this != &other) {
-    close();
-    impl_ = std::move(other.impl_);
-    path_ = std::move(other.path_);
+    impl_ = std::move(other.impl_);  // the replaced connection closes here
+    path_ = other.path_;
     options_ = other.options_;
+    closed_ = std::exchange(other.closed_, true);
   }
   return *this;
 }
@@ -297,20 +331,36 @@ SqliteStore::Impl& SqliteStore::live() const {
 }
 
 void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
-  close();
+  if (closed_) {
+    throw CacheClosed("SQLite store '" + path_.string() +
+                      "' was closed; a closed handle stays closed. Remediation: construct a new "
+                      "SqliteStore on the same path to reopen it.");
+  }
   if (path_.empty()) {
     throw InvalidArgument("SqliteStore needs a file path (or \":memory:\"), got an empty path. "
                           "Remediation: pass the database file's path to the constructor.");
   }
   auto impl = std::make_unique<Impl>(path_.string(), options_);
-  impl->memory = detail::is_memory_path(path_);
+  const std::string location = path_.string();
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (impl->memory) {
-    flags |= SQLITE_OPEN_CREATE;
-  } else {
-    detail::create_private_file(path_, impl->file());
+  // The file is created here, mode 0600, so SQLITE_OPEN_CREATE is only for in-memory
+  // databases: SQLite would create a file with 0644 & ~umask.
+  std::optional<std::string> file = location;
+  if (location == ":memory:") {
+    file.reset();
+  } else if (detail::is_uri(location)) {
+    flags |= SQLITE_OPEN_URI;
+    file = detail::uri_file(location);
   }
-  impl->db.open(path_.string(), flags);
+  if (file) {
+    detail::create_private_file(*file, impl->file());
+  } else {
+    flags |= SQLITE_OPEN_CREATE;
+  }
+  impl->db.open(location, flags);
+  const char* main_file = sqlite3_db_filename(impl->db.handle(), "main");
+  impl->memory = main_file == nullptr || *main_file == '\0';
+  if (!impl->memory) impl->db_filename = main_file;
   // WAL: readers never block writers and never see uncommitted data; synchronous=NORMAL is
   // crash-safe in WAL mode (a power loss may drop the last commits, never corrupt). The
   // first statement also reads page 1, so garbage and truncated files fail here.
@@ -328,7 +378,10 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
   impl_ = std::move(impl);
 }
 
-void SqliteStore::close() noexcept { impl_.reset(); }
+void SqliteStore::close() noexcept {
+  impl_.reset();
+  closed_ = true;
+}
 
 // ---- lookup ------------------------------------------------------------------------------
 

@@ -18,8 +18,12 @@
 // tiny prepared statement.
 //
 // The file is created with mode 0600 (its -wal and -shm files inherit the mode). An existing
-// file keeps its mode. ":memory:" gives a private in-memory database (one handle, no file);
-// closing it discards the data.
+// file keeps its mode. ":memory:" gives a private in-memory database: every handle is its own
+// database and close() discards it, so it cannot be "reopened". A Location starting with
+// "file:" is a SQLite URI; "file:NAME?mode=memory&cache=shared" is an in-memory database
+// shared by every handle of this process while at least one connection to it is open (the
+// way to reopen in-memory data; shared-cache locking turns a conflicting access into an
+// immediate StoreUnavailable instead of a wait).
 //
 // Errors: SQLITE_BUSY past the timeout -> StoreUnavailable; SQLITE_CORRUPT / SQLITE_NOTADB or
 // a file that is not an engram database -> StoreCorrupt; a schema newer than this build ->
@@ -66,7 +70,7 @@ class SqliteStore {
  public:
   using Location = std::filesystem::path;
 
-  // Does not touch the file; open() does. `path` may be ":memory:".
+  // Does not touch the file; open() does. `path` may be ":memory:" or a "file:" URI.
   explicit SqliteStore(std::filesystem::path path, SqliteOptions options = {});
   ~SqliteStore();
   SqliteStore(SqliteStore&&) noexcept;
@@ -85,12 +89,15 @@ class SqliteStore {
   // Throws InvalidArgument (empty path), DimensionMismatch (dim differs; checked first),
   // EmbedderMismatch (fingerprint differs), SchemaError (file newer than this build, or a
   // migration failed), StoreCorrupt (garbage, truncated, or not an engram database),
-  // StoreUnavailable (busy past the timeout), StoreError (cannot create/open the file).
-  // Calling open() on an open handle closes it and opens again.
+  // StoreUnavailable (busy past the timeout), StoreError (cannot create/open the file),
+  // CacheClosed (the handle was closed: a closed handle stays closed, make a new one).
+  // A failed open leaves the handle as it was (unopened, or open on its previous
+  // connection). Opening an open handle re-runs the checks on a fresh connection.
   void open(std::string_view fingerprint, std::size_t dim);
 
-  // Idempotent; releases the connection. Afterwards every method except open() and close()
-  // throws CacheClosed. Never throws.
+  // Idempotent; releases the connection (the last connection to close checkpoints the WAL
+  // into the file). Afterwards every method except close() and integrity_check() throws
+  // CacheClosed, open() included. Never throws.
   void close() noexcept;
 
   // ---- 3-6: lookup (throw CacheClosed when not open, StoreError subclasses) -------------
@@ -161,7 +168,7 @@ class SqliteStore {
   // replaced. Returns an unopened SqliteStore at `dest` with `options`.
   // Throws CheckpointError (src missing, copy failed), StoreCorrupt (src damaged or not an
   // engram database), SchemaError (src newer than this build), InvalidArgument (dest is
-  // ":memory:" or empty).
+  // empty, ":memory:" or a URI: restore needs a plain file path).
   static SqliteStore restore_from(const std::filesystem::path& src, Location dest,
                                   SqliteOptions options = {});
 
@@ -195,6 +202,7 @@ class SqliteStore {
   std::unique_ptr<Impl> impl_;
   std::filesystem::path path_;
   SqliteOptions options_;
+  bool closed_ = false;  // close() was called (or this handle was moved from)
 
   Impl& live() const;  // the open connection, or throws CacheClosed
 };

@@ -1,0 +1,726 @@
+// SqliteStore in one process: file mode, schema, migrations, damaged and foreign files,
+// version counter caching, change-log retention, snapshot/restore, maintenance, ":memory:".
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <bit>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include "engram/errors.hpp"
+#include "sqlite_test_util.hpp"
+#include "temp_dir.hpp"
+
+namespace engram {
+namespace {
+
+using sqlite_test::at;
+using sqlite_test::kDim;
+using sqlite_test::kFingerprint;
+using sqlite_test::make_entry;
+using sqlite_test::open_store;
+using sqlite_test::RawDb;
+using testing::TempDir;
+
+unsigned file_mode(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0xffff;
+  return st.st_mode & 0777;
+}
+
+std::size_t count_rows(const SqliteStore& s) {
+  std::size_t n = 0;
+  s.iter_all([&](const StoredEntry&) {
+    ++n;
+    return true;
+  });
+  return n;
+}
+
+// ---- file and schema ---------------------------------------------------------------------
+
+TEST(SqliteFile, CreatedWithMode0600EvenWithPermissiveUmask) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  const mode_t old = ::umask(0);  // the store must not rely on the umask
+  SqliteStore s(path);
+  s.open(kFingerprint, kDim);
+  ::umask(old);
+  s.insert(make_entry("ns", "k"));  // makes SQLite create -wal and -shm
+  EXPECT_EQ(file_mode(path), 0600u);
+  auto wal = path;
+  wal += "-wal";
+  auto shm = path;
+  shm += "-shm";
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  EXPECT_EQ(file_mode(wal), 0600u);
+  EXPECT_EQ(file_mode(shm), 0600u);
+}
+
+TEST(SqliteFile, ConstructingDoesNotCreateTheFile) {
+  TempDir dir;
+  SqliteStore s(dir / "lazy.db");
+  EXPECT_FALSE(std::filesystem::exists(dir / "lazy.db"));
+  EXPECT_FALSE(s.is_open());
+  EXPECT_THROW((void)s.count(), CacheClosed);
+}
+
+TEST(SqliteFile, MissingDirectoryThrowsStoreErrorWithRemediation) {
+  TempDir dir;
+  SqliteStore s(dir / "no" / "such" / "cache.db");
+  try {
+    s.open(kFingerprint, kDim);
+    FAIL() << "open() in a missing directory succeeded";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("Remediation:"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(s.is_open());
+}
+
+TEST(SqliteSchema, TablesAreStrictAndPragmasSet) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  auto s = open_store(path);
+  s.insert(make_entry("ns", "k"));
+  RawDb raw(path);
+  for (const char* table : {"engram_entries", "engram_meta", "engram_quotas", "engram_state", "engram_changes"}) {
+    const auto sql = raw.text(std::string("SELECT sql FROM sqlite_schema WHERE name = '") + table + "'");
+    EXPECT_NE(sql.find("STRICT"), std::string::npos) << table << ": " << sql;
+  }
+  // STRICT enforces the column types: a text hash or a real timestamp is refused.
+  EXPECT_NE(raw.try_exec("INSERT INTO engram_entries(ns, hash, query, response, embedding, metadata, created_at, "
+                         "last_accessed_at) VALUES (x'', 'not a blob', '', '', x'', '{}', 1, 1)"),
+            SQLITE_OK);
+  EXPECT_NE(raw.try_exec("INSERT INTO engram_entries(ns, hash, query, response, embedding, metadata, created_at, "
+                         "last_accessed_at) VALUES (x'', x'00112233445566778899aabbccddeeff', '', '', x'', '{}', "
+                         "1.5, 1)"),
+            SQLITE_OK);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.integer("PRAGMA application_id"), 0x456E6772);
+  EXPECT_EQ(raw.text("SELECT value FROM engram_meta WHERE key = 'schema_version'"),
+            std::to_string(kSqliteSchemaVersion));
+  EXPECT_EQ(raw.text("SELECT value FROM engram_meta WHERE key = 'fingerprint'"), std::string(kFingerprint));
+  EXPECT_EQ(raw.text("SELECT value FROM engram_meta WHERE key = 'dim'"), "8");
+  // Hash and embedding are BLOBs of 16 and 4 * dim bytes; timestamps integers.
+  EXPECT_EQ(raw.text("SELECT typeof(hash) || length(hash) || typeof(embedding) || length(embedding) || "
+                     "typeof(created_at) || typeof(ttl_ms) FROM engram_entries"),
+            "blob16blob32integernull");
+  const auto indexes = raw.text("SELECT group_concat(name) FROM sqlite_schema WHERE type = 'index' AND "
+                                "tbl_name = 'engram_entries' AND sql IS NOT NULL");
+  EXPECT_NE(indexes.find("engram_entries_lru"), std::string::npos) << indexes;
+  EXPECT_NE(indexes.find("engram_entries_ns_lru"), std::string::npos) << indexes;
+}
+
+TEST(SqliteSchema, EmbeddingIsLittleEndianFloat32) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  auto s = open_store(path);
+  auto e = make_entry("ns", "k");
+  e.embedding = {1.0f, -2.0f, 0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), 3.5f, 0.25f, 1e-30f};
+  const EntryId id = s.insert(e);
+  std::string expected;
+  for (float f : e.embedding) {
+    const auto bits = std::bit_cast<std::uint32_t>(f);
+    for (int b = 0; b < 4; ++b) {  // least significant byte first, whatever the host
+      char hex[3];
+      std::snprintf(hex, sizeof hex, "%02X", static_cast<unsigned>((bits >> (8 * b)) & 0xff));
+      expected += hex;
+    }
+  }
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("SELECT hex(embedding) FROM engram_entries WHERE id = " + std::to_string(id)), expected);
+  EXPECT_EQ(expected.substr(0, 16), "0000803F000000C0");  // 1.0f, -2.0f
+}
+
+TEST(SqliteSchema, NewerSchemaThrowsSchemaError) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  open_store(path).close();
+  {
+    RawDb raw(path);
+    raw.exec("UPDATE engram_meta SET value = '" + std::to_string(kSqliteSchemaVersion + 1) +
+             "' WHERE key = 'schema_version'");
+  }
+  SqliteStore s(path);
+  try {
+    s.open(kFingerprint, kDim);
+    FAIL() << "a newer schema was accepted";
+  } catch (const SchemaError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("newer"), std::string::npos) << m;
+    EXPECT_NE(m.find("Remediation:"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(s.is_open());
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("SELECT value FROM engram_meta WHERE key = 'schema_version'"),
+            std::to_string(kSqliteSchemaVersion + 1))
+      << "a refused open must not touch the file";
+}
+
+// The version-1 schema exactly as the first release wrote it (no change log).
+void write_version1_file(const std::filesystem::path& path) {
+  RawDb raw(path);
+  raw.exec(R"sql(
+BEGIN;
+CREATE TABLE engram_meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE engram_entries(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, ns BLOB NOT NULL,
+  hash BLOB NOT NULL CHECK (length(hash) = 16), query TEXT NOT NULL, response TEXT NOT NULL,
+  embedding BLOB NOT NULL, metadata TEXT NOT NULL, created_at INTEGER NOT NULL,
+  last_accessed_at INTEGER NOT NULL, ttl_ms INTEGER, access_count INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (ns, hash)) STRICT;
+CREATE INDEX engram_entries_lru ON engram_entries(last_accessed_at, id);
+CREATE INDEX engram_entries_ns_lru ON engram_entries(ns, last_accessed_at, id);
+CREATE TABLE engram_quotas(ns BLOB PRIMARY KEY NOT NULL, max_entries INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE engram_state(singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL) STRICT;
+INSERT INTO engram_state VALUES (1, 3);
+PRAGMA application_id = 1164863346;
+INSERT INTO engram_meta VALUES ('schema_version', '1'), ('fingerprint', 'engram:test:sqlite:d8'), ('dim', '8');
+INSERT INTO engram_quotas VALUES (CAST('old' AS BLOB), 5);
+INSERT INTO engram_entries(ns, hash, query, response, embedding, metadata, created_at, last_accessed_at, ttl_ms)
+  VALUES (CAST('old' AS BLOB), x'000102030405060708090a0b0c0d0e0f', 'q1', 'r1',
+          x'0000803f00000000000000000000000000000000000000000000000000000000', '{}', 1000, 1000, NULL);
+INSERT INTO engram_entries(ns, hash, query, response, embedding, metadata, created_at, last_accessed_at, ttl_ms)
+  VALUES (CAST('old' AS BLOB), x'100102030405060708090a0b0c0d0e0f', 'q2', 'r2',
+          x'000000000000803f000000000000000000000000000000000000000000000000', '{"a":1}', 2000, 2500, 60000);
+COMMIT;
+)sql");
+}
+
+TEST(SqliteSchema, MigratesVersion1FileForward) {
+  TempDir dir;
+  const auto path = dir / "old.db";
+  write_version1_file(path);
+  auto s = open_store(path);
+  EXPECT_EQ(s.read_meta("schema_version"), std::optional<std::string>(std::to_string(kSqliteSchemaVersion)));
+  EXPECT_EQ(s.count(), 2u);
+  EXPECT_EQ(s.count("old"), 2u);
+  EXPECT_EQ(s.get_namespace_quota("old"), std::optional<std::size_t>(5));
+  QueryHash h;
+  for (std::size_t i = 0; i < 16; ++i) h.bytes[i] = static_cast<std::uint8_t>(i == 0 ? 0x10 : i);
+  auto e = s.get_by_hash("old", h);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->query, "q2");
+  EXPECT_EQ(e->metadata, "{\"a\":1}");
+  EXPECT_EQ(e->ttl, std::optional<Millis>(Millis(60000)));
+  EXPECT_EQ(e->last_accessed_at, Timestamp(Millis(2500)));
+  ASSERT_EQ(e->embedding.size(), 8u);
+  EXPECT_EQ(e->embedding[1], 1.0f);
+  // The counter survives; the log starts empty at it, so older readers must rebuild.
+  EXPECT_EQ(s.read_version_counter(), 3u);
+  EXPECT_FALSE(s.changes_since(0, 100).has_value());
+  ASSERT_TRUE(s.changes_since(3, 100).has_value());
+  EXPECT_TRUE(s.changes_since(3, 100)->empty());
+  const EntryId id = s.insert(make_entry("new", "k"));
+  EXPECT_GT(id, 2);
+  auto changes = s.changes_since(3, 100);
+  ASSERT_TRUE(changes.has_value());
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0], (Change{4, id, ChangeKind::kUpsert}));
+  EXPECT_TRUE(s.integrity_check());
+  s.close();
+  // Reopening a migrated file is a no-op migration.
+  auto again = open_store(path);
+  EXPECT_EQ(again.count(), 3u);
+  EXPECT_EQ(again.read_version_counter(), 4u);
+}
+
+TEST(SqliteSchema, FailedMigrationChangesNothing) {
+  TempDir dir;
+  const auto path = dir / "old.db";
+  write_version1_file(path);
+  {
+    // An object in the way of the version-2 step makes it fail half way.
+    RawDb raw(path);
+    raw.exec("CREATE TABLE engram_changes(x INTEGER) STRICT");
+  }
+  SqliteStore s(path);
+  EXPECT_THROW(s.open(kFingerprint, kDim), SchemaError);
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("SELECT value FROM engram_meta WHERE key = 'schema_version'"), "1");
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('engram_state') WHERE name = 'log_floor'"), 0)
+      << "the first statements of the failed step were rolled back";
+}
+
+// ---- damaged and foreign files -----------------------------------------------------------
+
+void expect_corrupt_on_open(const std::filesystem::path& path, const char* what) {
+  SqliteStore s(path);
+  try {
+    s.open(kFingerprint, kDim);
+    ADD_FAILURE() << what << ": open() succeeded";
+  } catch (const StoreCorrupt& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(path.string()), std::string::npos) << m;
+    EXPECT_NE(m.find("Remediation:"), std::string::npos) << m;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << what << ": expected StoreCorrupt, got " << e.what();
+  }
+  EXPECT_FALSE(s.is_open());
+  EXPECT_FALSE(s.integrity_check());
+}
+
+TEST(SqliteDamage, GarbageFileThrowsStoreCorrupt) {
+  TempDir dir;
+  const auto path = dir / "garbage.db";
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (int i = 0; i < 64 * 1024; ++i) out.put(static_cast<char>((i * 7919 + 13) & 0xff));
+  }
+  expect_corrupt_on_open(path, "garbage");
+  EXPECT_EQ(std::filesystem::file_size(path), 64u * 1024u) << "the store must not overwrite a file it refuses";
+}
+
+TEST(SqliteDamage, TextFileThrowsStoreCorrupt) {
+  TempDir dir;
+  const auto path = dir / "notes.txt";
+  {
+    std::ofstream out(path);
+    out << "these are not the bytes you are looking for\n";
+  }
+  expect_corrupt_on_open(path, "text file");
+}
+
+TEST(SqliteDamage, TruncatedFileThrowsStoreCorrupt) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  {
+    auto s = open_store(path);
+    for (int i = 0; i < 300; ++i) s.insert(make_entry("ns", "k" + std::to_string(i)));
+    s.close();  // the last connection checkpoints the WAL into the file
+  }
+  auto wal = path;
+  wal += "-wal";
+  ASSERT_FALSE(std::filesystem::exists(wal));
+  const auto size = std::filesystem::file_size(path);
+  ASSERT_GT(size, 8u * 4096u);
+  for (auto keep : {size / 2, std::uintmax_t{4096}, std::uintmax_t{1000}}) {
+    auto copy = dir / ("truncated-" + std::to_string(keep) + ".db");
+    std::filesystem::copy_file(path, copy);
+    std::filesystem::resize_file(copy, keep);
+    expect_corrupt_on_open(copy, "truncated");
+  }
+}
+
+TEST(SqliteDamage, ForeignSqliteDatabaseIsRefused) {
+  TempDir dir;
+  const auto path = dir / "app.db";
+  {
+    RawDb raw(path);
+    raw.exec("CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES (1, 'x')");
+  }
+  expect_corrupt_on_open(path, "foreign database");
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'engram%'"), 0);
+}
+
+TEST(SqliteDamage, EmptyFileIsAFreshStore) {
+  TempDir dir;
+  const auto path = dir / "empty.db";
+  { std::ofstream touch(path); }
+  auto s = open_store(path);
+  EXPECT_EQ(s.count(), 0u);
+  EXPECT_TRUE(s.integrity_check());
+}
+
+TEST(SqliteDamage, DamagedPagesAreReportedNotCrashed) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  {
+    auto s = open_store(path);
+    for (int i = 0; i < 400; ++i) s.insert(make_entry("ns" + std::to_string(i % 4), "k" + std::to_string(i)));
+    s.close();
+  }
+  const auto size = std::filesystem::file_size(path);
+  {
+    // Scribble over every page but the first (the schema), like a bad disk would.
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    for (std::uintmax_t off = 4096 + 100; off < size; off += 4096) {
+      f.seekp(static_cast<std::streamoff>(off));
+      for (int i = 0; i < 200; ++i) f.put(static_cast<char>(0xA5 ^ i));
+    }
+  }
+  SqliteStore s(path);
+  bool reported = false;
+  try {
+    s.open(kFingerprint, kDim);
+    EXPECT_FALSE(s.integrity_check());
+    reported = !s.integrity_check();
+    try {
+      (void)count_rows(s);
+    } catch (const StoreCorrupt&) {
+    }
+  } catch (const StoreCorrupt&) {
+    reported = true;
+  }
+  EXPECT_TRUE(reported);
+}
+
+// ---- identity ----------------------------------------------------------------------------
+
+TEST(SqliteIdentity, DimensionIsCheckedBeforeFingerprint) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  open_store(path).close();
+  SqliteStore a(path);
+  EXPECT_THROW(a.open("other", kDim + 1), DimensionMismatch);
+  SqliteStore b(path);
+  EXPECT_THROW(b.open("other", kDim), EmbedderMismatch);
+  EXPECT_FALSE(b.is_open());
+  SqliteStore c(path);
+  EXPECT_NO_THROW(c.open(kFingerprint, kDim)) << "a failed open leaves the file as it was";
+}
+
+// ---- lifecycle ---------------------------------------------------------------------------
+
+TEST(SqliteLifecycle, CloseIsIdempotentAndFinal) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  s.insert(make_entry("ns", "k"));
+  s.close();
+  s.close();
+  EXPECT_THROW((void)s.count(), CacheClosed);
+  EXPECT_THROW(s.open(kFingerprint, kDim), CacheClosed);
+  EXPECT_FALSE(s.integrity_check());
+}
+
+TEST(SqliteLifecycle, MovedStoreKeepsTheConnection) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  const EntryId id = s.insert(make_entry("ns", "k"));
+  SqliteStore moved(std::move(s));
+  EXPECT_TRUE(moved.get_by_id(id).has_value());
+  EXPECT_THROW((void)s.count(), CacheClosed);  // NOLINT(bugprone-use-after-move): the contract
+  SqliteStore target(dir / "other.db");
+  target = std::move(moved);
+  EXPECT_EQ(target.count(), 1u);
+  EXPECT_EQ(target.path(), dir / "cache.db");
+}
+
+TEST(SqliteLifecycle, FailedOpenCanBeRetried) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  open_store(path).close();
+  SqliteStore s(path);
+  EXPECT_THROW(s.open(kFingerprint, kDim + 1), DimensionMismatch);
+  EXPECT_NO_THROW(s.open(kFingerprint, kDim));
+  EXPECT_TRUE(s.is_open());
+}
+
+TEST(SqliteLifecycle, VisitorMayReenterTheStore) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  for (int i = 0; i < 10; ++i) s.insert(make_entry("ns", "k" + std::to_string(i)));
+  std::size_t outer = 0, inner = 0;
+  s.iter_all([&](const StoredEntry& e) {
+    ++outer;
+    EXPECT_TRUE(s.get_by_id(e.id).has_value());
+    s.iter_since(e.id, [&](const StoredEntry&) {
+      ++inner;
+      return true;
+    });
+    return true;
+  });
+  EXPECT_EQ(outer, 10u);
+  EXPECT_EQ(inner, 45u);
+}
+
+// ---- version counter and change feed -----------------------------------------------------
+
+TEST(SqliteVersion, CounterSeesOwnAndOtherHandlesWrites) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  auto a = open_store(path);
+  auto b = open_store(path);
+  EXPECT_EQ(a.read_version_counter(), 0u);
+  EXPECT_EQ(a.read_version_counter(), 0u);
+  b.insert(make_entry("ns", "1"));
+  EXPECT_EQ(a.read_version_counter(), 1u) << "another connection's commit";
+  a.insert(make_entry("ns", "2"));
+  EXPECT_EQ(a.read_version_counter(), 2u) << "this handle's own commit";
+  EXPECT_EQ(b.read_version_counter(), 2u);
+  const EntryId id = b.insert(make_entry("ns", "3"));
+  b.update_access(id, at(99));
+  b.write_meta("k", "v");
+  b.set_namespace_quota("ns", 3);
+  EXPECT_EQ(a.read_version_counter(), 3u) << "access, meta and quota writes do not bump";
+  EXPECT_TRUE(a.delete_by_id(id));
+  EXPECT_EQ(a.read_version_counter(), 4u);
+  EXPECT_EQ(b.read_version_counter(), 4u);
+  EXPECT_FALSE(a.delete_by_id(id));
+  EXPECT_EQ(b.read_version_counter(), 4u) << "a delete that removes nothing does not bump";
+  RawDb raw(path);
+  raw.exec("UPDATE engram_state SET version = 77");
+  EXPECT_EQ(a.read_version_counter(), 77u) << "any external commit invalidates the cached value";
+}
+
+TEST(SqliteVersion, OneChangePerRowInEveryWrite) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  std::vector<StoredEntry> batch;
+  for (int i = 0; i < 5; ++i) {
+    auto e = make_entry(i < 3 ? "a" : "b", std::to_string(i));
+    if (i % 2 == 0) e.ttl = Millis(10);
+    batch.push_back(e);
+  }
+  const auto ids = s.insert_many(batch);
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_EQ(s.read_version_counter(), 5u);
+  EXPECT_EQ(s.delete_expired(at(10), std::string_view("a")), 2u);  // ids 0 and 2
+  EXPECT_EQ(s.read_version_counter(), 7u);
+  EXPECT_EQ(s.clear_namespace("b"), 2u);
+  EXPECT_EQ(s.read_version_counter(), 9u);
+  const EntryId many[] = {ids[1], ids[1], 12345};
+  EXPECT_EQ(s.delete_many(many), 1u);
+  EXPECT_EQ(s.read_version_counter(), 10u);
+  auto feed = s.changes_since(0, 100);
+  ASSERT_TRUE(feed.has_value());
+  ASSERT_EQ(feed->size(), 10u);
+  for (std::size_t i = 0; i < feed->size(); ++i) EXPECT_EQ((*feed)[i].version, i + 1);
+  EXPECT_EQ((*feed)[5], (Change{6, ids[0], ChangeKind::kDelete}));
+  EXPECT_EQ((*feed)[6], (Change{7, ids[2], ChangeKind::kDelete}));
+  EXPECT_EQ((*feed)[7], (Change{8, ids[3], ChangeKind::kDelete}));
+  EXPECT_EQ((*feed)[9], (Change{10, ids[1], ChangeKind::kDelete}));
+  EXPECT_EQ(s.changes_since(3, 2)->size(), 2u);
+  EXPECT_FALSE(s.changes_since(11, 100).has_value()) << "a version ahead of the counter";
+}
+
+TEST(SqliteVersion, RetentionPrunesTheLog) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  SqliteOptions options;
+  options.change_log_retention = 10;
+  auto s = open_store(path, options);
+  for (int i = 0; i < 25; ++i) s.insert(make_entry("ns", std::to_string(i)));
+  EXPECT_EQ(s.read_version_counter(), 25u);
+  EXPECT_FALSE(s.changes_since(0, 100).has_value());
+  EXPECT_FALSE(s.changes_since(14, 100).has_value()) << "version 15 was pruned";
+  auto tail = s.changes_since(15, 100);
+  ASSERT_TRUE(tail.has_value());
+  ASSERT_EQ(tail->size(), 10u);
+  EXPECT_EQ(tail->front().version, 16u);
+  EXPECT_EQ(tail->back().version, 25u);
+  EXPECT_TRUE(s.changes_since(25, 100)->empty());
+  EXPECT_EQ(s.maintenance_state().at("change_log_rows"), "10");
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT min(version) FROM engram_changes"), 16);
+
+  // Retention 0 keeps no log: only an up-to-date reader gets an (empty) answer.
+  SqliteOptions none;
+  none.change_log_retention = 0;
+  auto z = open_store(dir / "zero.db", none);
+  z.insert(make_entry("ns", "x"));
+  EXPECT_FALSE(z.changes_since(0, 10).has_value());
+  EXPECT_TRUE(z.changes_since(1, 10)->empty());
+}
+
+// ---- round trip details ------------------------------------------------------------------
+
+TEST(SqliteRoundTrip, BytesSurviveExactly) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  auto e = make_entry(std::string("n\0s\xff", 4), "k");
+  e.query = std::string("q\0\x01\xfe", 4);
+  e.response = std::string(1 << 20, '\0') + "tail";
+  e.metadata = "{\"unicode\":\"\xe2\x82\xac\"}";
+  e.ttl = Millis(0);
+  e.access_count = 7;
+  e.embedding = {-0.0f, std::numeric_limits<float>::denorm_min(), 1.0f, -1.0f, 0.5f, 0.25f, 0.0f, 1e-38f};
+  const EntryId id = s.insert(e);
+  auto got = s.get_by_hash(e.ns, e.query_hash);
+  ASSERT_TRUE(got.has_value());
+  e.id = id;
+  EXPECT_EQ(std::memcmp(got->embedding.data(), e.embedding.data(), e.embedding.size() * 4), 0);
+  EXPECT_EQ(*got, e);
+  EXPECT_FALSE(s.get_by_hash(std::string("n\0s", 3), e.query_hash).has_value());
+  EXPECT_EQ(s.list_namespaces(), std::vector<std::string>{e.ns});
+  auto empty = make_entry("", "empty");
+  empty.embedding.clear();
+  empty.query.clear();
+  empty.response.clear();
+  const EntryId id2 = s.insert(empty);
+  empty.id = id2;
+  EXPECT_EQ(s.get_by_id(id2), std::optional<StoredEntry>(empty));
+  EXPECT_EQ(s.list_namespaces(), (std::vector<std::string>{"", e.ns}));
+}
+
+TEST(SqliteRoundTrip, QuotaKeepsEveryValue) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  s.set_namespace_quota("a", 0);
+  s.set_namespace_quota("b", std::numeric_limits<std::size_t>::max());
+  EXPECT_EQ(s.get_namespace_quota("a"), std::optional<std::size_t>(0));
+  EXPECT_EQ(s.get_namespace_quota("b"), std::optional<std::size_t>(std::numeric_limits<std::size_t>::max()));
+  EXPECT_FALSE(s.get_namespace_quota("c").has_value());
+  EXPECT_THROW(s.write_meta("schema_version", "1"), InvalidArgument);
+}
+
+TEST(SqliteRoundTrip, TouchManyAndIndexRows) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  auto e1 = make_entry("ns", "1", "{}", 100);
+  e1.ttl = Millis(5);
+  const EntryId a = s.insert(e1);
+  const EntryId b = s.insert(make_entry("ns", "2", "{}", 200));
+  const Touch touches[] = {{a, at(50), 3}, {b, at(300), 1}, {999, at(1), 1}, {b, at(250), 2}};
+  s.touch_many(touches);
+  EXPECT_EQ(s.get_by_id(a)->last_accessed_at, at(100)) << "max(stored, at)";
+  EXPECT_EQ(s.get_by_id(a)->access_count, 3);
+  EXPECT_EQ(s.get_by_id(b)->last_accessed_at, at(300));
+  EXPECT_EQ(s.get_by_id(b)->access_count, 3);
+  EXPECT_EQ(s.read_version_counter(), 2u);
+  std::vector<IndexRow> rows;
+  s.iter_index_rows([&](const IndexRow& r) {
+    rows.push_back(r);
+    return true;
+  });
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].id, a);
+  EXPECT_EQ(rows[0].ttl, std::optional<Millis>(Millis(5)));
+  EXPECT_EQ(rows[0].created_at, at(100));
+  EXPECT_EQ(rows[0].embedding, e1.embedding);
+  EXPECT_EQ(rows[0].query_hash, e1.query_hash);
+  EXPECT_EQ(rows[1].id, b);
+  EXPECT_EQ(s.iter_lru_ids(10), (std::vector<EntryId>{a, b}));
+}
+
+// ---- snapshot, restore, maintenance ------------------------------------------------------
+
+TEST(SqliteBackup, SnapshotIsOneSelfContainedPrivateFile) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  for (int i = 0; i < 50; ++i) s.insert(make_entry("ns", std::to_string(i)));
+  s.snapshot_to(dir / "snap.db");
+  EXPECT_EQ(file_mode(dir / "snap.db"), 0600u);
+  for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(f.path().filename().string().find("engram-tmp"), std::string::npos) << f.path();
+  }
+  {
+    RawDb raw(dir / "snap.db", SQLITE_OPEN_READONLY);
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM engram_entries"), 50);
+  }
+  EXPECT_THROW(s.snapshot_to(dir / "cache.db"), InvalidArgument);
+  EXPECT_EQ(s.count(), 50u);
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "restored.db");
+  EXPECT_FALSE(restored.is_open());
+  restored.open(kFingerprint, kDim);
+  EXPECT_EQ(restored.count(), 50u);
+  EXPECT_EQ(restored.read_version_counter(), 50u);
+  EXPECT_EQ(file_mode(dir / "restored.db"), 0600u);
+}
+
+TEST(SqliteBackup, RestoreReplacesADamagedDestination) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  s.insert(make_entry("ns", "k"));
+  s.snapshot_to(dir / "snap.db");
+  {
+    std::ofstream out(dir / "broken.db", std::ios::binary);
+    for (int i = 0; i < 10000; ++i) out.put(static_cast<char>(i * 31));
+  }
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "broken.db");
+  restored.open(kFingerprint, kDim);
+  EXPECT_EQ(restored.count(), 1u);
+  EXPECT_TRUE(restored.integrity_check());
+}
+
+TEST(SqliteBackup, RestoreIntoALiveStoreIsSeenByItsHandles) {
+  TempDir dir;
+  auto src = open_store(dir / "src.db");
+  src.insert(make_entry("ns", "a"));
+  src.insert(make_entry("ns", "b"));
+  src.snapshot_to(dir / "snap.db");
+  auto live = open_store(dir / "live.db");
+  for (int i = 0; i < 5; ++i) live.insert(make_entry("other", std::to_string(i)));
+  EXPECT_EQ(live.read_version_counter(), 5u);
+  SqliteStore::restore_from(dir / "snap.db", dir / "live.db");
+  EXPECT_EQ(live.count(), 2u);
+  EXPECT_EQ(live.read_version_counter(), 2u);
+  EXPECT_FALSE(live.changes_since(5, 10).has_value()) << "a reader ahead of the restored counter rebuilds";
+}
+
+TEST(SqliteBackup, RestoreRefusesBadSources) {
+  TempDir dir;
+  EXPECT_THROW(SqliteStore::restore_from(dir / "missing.db", dir / "out.db"), CheckpointError);
+  {
+    std::ofstream out(dir / "garbage.db", std::ios::binary);
+    for (int i = 0; i < 8192; ++i) out.put(static_cast<char>(i * 13 + 5));
+  }
+  EXPECT_THROW(SqliteStore::restore_from(dir / "garbage.db", dir / "out.db"), StoreCorrupt);
+  {
+    RawDb raw(dir / "foreign.db");
+    raw.exec("CREATE TABLE t(x)");
+  }
+  EXPECT_THROW(SqliteStore::restore_from(dir / "foreign.db", dir / "out.db"), StoreCorrupt);
+  EXPECT_THROW(SqliteStore::restore_from(dir / "foreign.db", ":memory:"), InvalidArgument);
+  {
+    auto s = open_store(dir / "newer.db");
+    s.close();
+    RawDb raw(dir / "newer.db");
+    raw.exec("UPDATE engram_meta SET value = '999' WHERE key = 'schema_version'");
+  }
+  EXPECT_THROW(SqliteStore::restore_from(dir / "newer.db", dir / "out.db"), SchemaError);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.db") && std::filesystem::file_size(dir / "out.db") > 0)
+      << "a refused restore writes nothing";
+}
+
+TEST(SqliteMaintenance, EveryKindRunsAndIsRecorded) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  for (int i = 0; i < 500; ++i) s.insert(make_entry("ns", std::to_string(i)));
+  std::vector<EntryId> ids;
+  for (EntryId id = 1; id <= 400; ++id) ids.push_back(id);
+  s.delete_many(ids);
+  EXPECT_EQ(s.maintenance_kinds(), (std::vector<std::string>{"analyze", "checkpoint", "compact"}));
+  auto before = s.maintenance_state();
+  EXPECT_EQ(before.at("last_compact"), "never");
+  EXPECT_EQ(before.at("schema_version"), std::to_string(kSqliteSchemaVersion));
+  EXPECT_EQ(before.at("journal_mode"), "wal");
+  EXPECT_GT(std::stoll(before.at("wal_bytes")), 0);
+  s.run_maintenance("checkpoint");
+  EXPECT_EQ(std::stoll(s.maintenance_state().at("wal_bytes")), 0) << "TRUNCATE empties the WAL";
+  s.run_maintenance("compact");
+  s.run_maintenance("checkpoint");
+  auto after = s.maintenance_state();
+  EXPECT_LT(std::stoll(after.at("page_count")), std::stoll(before.at("page_count")));
+  EXPECT_EQ(after.at("freelist_count"), "0");
+  s.run_maintenance("analyze");
+  after = s.maintenance_state();
+  for (const char* key : {"last_analyze", "last_checkpoint", "last_compact"}) EXPECT_NE(after.at(key), "never") << key;
+  EXPECT_THROW(s.run_maintenance("reindex"), InvalidArgument);
+  EXPECT_THROW(s.run_maintenance(""), InvalidArgument);
+  EXPECT_EQ(s.count(), 100u);
+  EXPECT_TRUE(s.integrity_check());
+  EXPECT_EQ(s.read_version_counter(), 900u) << "maintenance does not bump the counter";
+}
+
+// ---- :memory: ----------------------------------------------------------------------------
+
+TEST(SqliteMemory, InMemoryStoreWorksAndVanishesOnClose) {
+  TempDir dir;
+  {
+    auto s = open_store(":memory:");
+    const EntryId id = s.insert(make_entry("ns", "k"));
+    EXPECT_EQ(s.get_by_id(id)->response, "response k");
+    EXPECT_EQ(s.read_version_counter(), 1u);
+    EXPECT_EQ(s.read_version_counter(), 1u);
+    EXPECT_TRUE(s.integrity_check());
+    s.snapshot_to(dir / "mem-snap.db");
+    s.run_maintenance("checkpoint");
+    s.run_maintenance("compact");
+    EXPECT_EQ(s.maintenance_state().at("journal_mode"), "memory");
+  }
+  EXPECT_FALSE(std::filesystem::exists(":memory:"));
+  auto fresh = open_store(":memory:");
+  EXPECT_EQ(fresh.count(), 0u) << "each :memory: handle is its own database";
+  auto restored = SqliteStore::restore_from(dir / "mem-snap.db", dir / "from-mem.db");
+  restored.open(kFingerprint, kDim);
+  EXPECT_EQ(restored.count(), 1u);
+}
+
+}  // namespace
+}  // namespace engram
