@@ -33,12 +33,13 @@ struct HnswParams {
 
 // Attributes passed to CacheOptions::metrics_hook with each event.
 struct EventAttrs {
-  std::string_view ns;
-  std::optional<Layer> layer;           // set on hits
-  std::optional<MissReason> reason;     // set on misses
+  std::string_view ns{};
+  std::optional<Layer> layer{};           // set on hits
+  std::optional<MissReason> reason{};     // set on misses
   double similarity = 0;
   Millis latency{0};                    // wall time of the call (get, put)
-  std::string_view detail;              // error text for "error" events
+  std::size_t count = 0;                // rows affected ("evict")
+  std::string_view detail{};              // error text for "error" events
 };
 
 struct NormalizeOptions {
@@ -47,43 +48,43 @@ struct NormalizeOptions {
 
 struct CacheOptions {
   double similarity_threshold = 0.85;      // cosine similarity in [-1, 1]
-  std::optional<std::size_t> max_entries;  // global LRU cap over all namespaces
-  std::optional<Millis> default_ttl;       // applied when PutOptions::ttl is empty
-  std::function<Timestamp()> clock;        // default: system clock, truncated to ms
+  std::optional<std::size_t> max_entries{};  // global LRU cap over all namespaces
+  std::optional<Millis> default_ttl{};       // applied when PutOptions::ttl is empty
+  std::function<Timestamp()> clock{};        // default: system clock, truncated to ms
   Millis sync_interval{0};                 // 0: check the version counter on every get
   bool fail_open = true;                   // get() turns store/embedder errors into misses
   IndexKind index = IndexKind::kAuto;
   ElementType vectors = ElementType::kF32; // in-memory element type; the store keeps f32
-  HnswParams hnsw;
+  HnswParams hnsw{};
   std::size_t search_threads = 1;          // threads for flat scans of large namespaces
   std::size_t top_k = 4;                   // semantic candidates examined per get
   std::size_t response_cache_bytes = 64 << 20;
   std::size_t touch_batch = 1024;          // buffered touches that trigger a write-back
   Millis flush_interval{1000};             // buffered touches older than this are written
   std::size_t eviction_batch = 1;          // at least this many victims per eviction
-  NormalizeOptions normalize;
-  std::function<bool(std::string_view response)> validator;
-  std::function<double(double similarity, Millis age, std::string_view metadata)> confidence_fn;
+  NormalizeOptions normalize{};
+  std::function<bool(std::string_view response)> validator{};
+  std::function<double(double similarity, Millis age, std::string_view metadata)> confidence_fn{};
   double min_confidence = 0.0;
-  std::function<void(std::string_view event, const EventAttrs&)> metrics_hook;
-  std::function<void(const std::exception&)> on_error;  // called for fail-open errors
+  std::function<void(std::string_view event, const EventAttrs&)> metrics_hook{};
+  std::function<void(const std::exception&)> on_error{};  // called for fail-open errors
   std::size_t max_query_bytes = 32 << 10;
   std::size_t max_response_bytes = 4 << 20;
   std::size_t max_metadata_bytes = 64 << 10;
 };
 
 struct GetOptions {
-  std::string ns;                               // namespace; "" is the default namespace
-  std::optional<std::vector<float>> embedding;  // supplied embedding: the embedder is skipped
+  std::string ns{};                               // namespace; "" is the default namespace
+  std::optional<std::vector<float>> embedding{};  // supplied embedding: the embedder is skipped
   bool bypass = false;                          // always miss (counted as kBypass)
-  std::optional<double> threshold;              // overrides similarity_threshold
+  std::optional<double> threshold{};              // overrides similarity_threshold
 };
 
 struct PutOptions {
-  std::string ns;
+  std::string ns{};
   std::string metadata = "{}";                  // must be a JSON object
-  std::optional<Millis> ttl;                    // overrides default_ttl
-  std::optional<std::vector<float>> embedding;  // supplied embedding: the embedder is skipped
+  std::optional<Millis> ttl{};                    // overrides default_ttl
+  std::optional<std::vector<float>> embedding{};  // supplied embedding: the embedder is skipped
 };
 
 }  // namespace engram

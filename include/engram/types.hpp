@@ -51,15 +51,15 @@ struct QueryHashHasher {
 // One cached entry as a store keeps it.
 struct StoredEntry {
   EntryId id = 0;
-  std::string ns;
-  QueryHash query_hash;
-  std::string query;                 // the raw query as given to put()
-  std::string response;
-  std::vector<float> embedding;      // L2-normalized float32, stored bit-exact
+  std::string ns{};
+  QueryHash query_hash{};
+  std::string query{};                 // the raw query as given to put()
+  std::string response{};
+  std::vector<float> embedding{};      // L2-normalized float32, stored bit-exact
   std::string metadata = "{}";       // a JSON object, validated by the cache on put
   Timestamp created_at{};
   Timestamp last_accessed_at{};
-  std::optional<Millis> ttl;         // relative to created_at
+  std::optional<Millis> ttl{};         // relative to created_at
   std::int64_t access_count = 0;
 
   // Expired when created_at + ttl <= now (the boundary instant counts as expired).
@@ -70,11 +70,11 @@ struct StoredEntry {
 // The columns an index rebuild needs, without query/response/metadata text.
 struct IndexRow {
   EntryId id = 0;
-  std::string ns;
-  QueryHash query_hash;
+  std::string ns{};
+  QueryHash query_hash{};
   Timestamp created_at{};
-  std::optional<Millis> ttl;
-  std::vector<float> embedding;
+  std::optional<Millis> ttl{};
+  std::vector<float> embedding{};
 };
 
 // A batched access write-back: last_accessed_at = max(stored, at); access_count += hits.
@@ -101,14 +101,14 @@ using IndexRowVisitor = std::function<bool(const IndexRow&)>;   // return false 
 enum class Layer { kExact, kSemantic };
 
 struct Hit {
-  std::string response;
+  std::string response{};
   double similarity = 0;   // 1.0 for an exact hit; the exact cosine otherwise
   double confidence = 0;   // confidence_fn(similarity, age, metadata), or similarity
   Layer layer = Layer::kExact;
-  std::string ns;
-  std::string metadata;
+  std::string ns{};
+  std::string metadata{};
   EntryId id = 0;
-  std::string matched_query;
+  std::string matched_query{};
   Millis age{0};
 };
 
@@ -146,11 +146,11 @@ struct NamespaceStats {
 };
 
 struct Stats {
-  NamespaceStats total;                          // aggregate over every namespace
-  std::map<std::string, NamespaceStats> by_namespace;
+  NamespaceStats total{};                          // aggregate over every namespace
+  std::map<std::string, NamespaceStats> by_namespace{};
   std::uint64_t syncs = 0, rebuilds = 0, errors = 0;
   std::size_t response_cache_bytes = 0, exact_map_entries = 0;
-  LatencySummary get_latency, put_latency;
+  LatencySummary get_latency{}, put_latency{};
 };
 
 struct Health {
@@ -160,9 +160,9 @@ struct Health {
   bool embedder_fingerprint_match = false;
   std::size_t entries = 0;
   std::size_t namespaces = 0;
-  std::string store_backend;        // e.g. "sqlite", "dict", "redis"
-  std::string index_backend;        // e.g. "flat-f32", "hnsw-int8"
-  std::string message;              // empty when healthy; otherwise what is wrong
+  std::string store_backend{};        // e.g. "sqlite", "dict", "redis"
+  std::string index_backend{};        // e.g. "flat-f32", "hnsw-int8"
+  std::string message{};              // empty when healthy; otherwise what is wrong
 };
 
 }  // namespace engram

@@ -1,0 +1,782 @@
+#pragma once
+// SemanticCache<Store, Embedder>: a two-layer cache for expensive calls (LLM completions).
+//
+//   get(query)  1. exact layer: normalize -> XXH3-128 -> in-memory map (ns, hash) -> entry;
+//                  the response comes from a bounded in-memory response cache, so a hot exact
+//                  hit does no store I/O and never computes an embedding.
+//               2. semantic layer: embed (outside any lock) -> top-k cosine search in the
+//                  namespace's index -> the first candidate that is above the threshold, not
+//                  expired, accepted by the validator and confident enough.
+//   put(query, response)  validates, embeds, writes the store in one transaction, updates the
+//                  in-memory layers and evicts by LRU to the namespace quota and max_entries.
+//
+// Thread safety: one cache may be shared by any number of threads. Gets run in parallel
+// (shared lock on the in-memory state; calls into the store are serialized by a mutex);
+// writes take the exclusive lock. The embedder runs without any lock held. Callbacks
+// (validator, confidence_fn, metrics_hook, on_error) may run under the shared lock and must
+// not call back into the cache.
+//
+// Several processes: every get first checks the store's version counter (at most once per
+// CacheOptions::sync_interval) and applies the store's change feed when it moved, so inserts,
+// updates and deletes made by other processes become visible. A process applies its own writes
+// immediately.
+//
+// Failure policy: get() fails open by default (a store or embedder error becomes a miss with
+// MissReason::kError, reported to on_error); CacheOptions::fail_open = false makes it throw.
+// put() always throws on failure. Bad input throws InvalidArgument and writes nothing. After
+// close(), every call throws CacheClosed.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engram/detail/cache_state.hpp"
+#include "engram/detail/cache_support.hpp"
+#include "engram/embedder.hpp"
+#include "engram/embedders/hashing_embedder.hpp"
+#include "engram/errors.hpp"
+#include "engram/hash.hpp"
+#include "engram/options.hpp"
+#include "engram/store.hpp"
+#include "engram/types.hpp"
+
+namespace engram {
+
+template <Store S, Embedder E = HashingEmbedder>
+class SemanticCache {
+ public:
+  using StoreType = S;
+  using EmbedderType = E;
+
+  // Opens `store` with the embedder's fingerprint and dimension and loads the in-memory
+  // layers from it. Throws InvalidArgument (bad options), DimensionMismatch / EmbedderMismatch
+  // (the store was created with another embedder), StoreError subclasses.
+  SemanticCache(S store, E embedder = E{}, CacheOptions options = {})
+      : store_(std::move(store)),
+        embedder_(std::move(embedder)),
+        options_(std::move(options)),
+        dim_(static_cast<std::size_t>(embedder_.dim())),
+        state_(IndexConfig{dim_, options_.index, options_.vectors, options_.hnsw, options_.search_threads},
+               options_.response_cache_bytes) {
+    detail::validate_options(options_);
+    store_.open(embedder_.fingerprint(), dim_);
+    {
+      std::unique_lock lock(state_mu_);
+      std::lock_guard store_lock(store_mu_);
+      rebuild_locked();
+    }
+    flusher_ = std::thread([this] { flusher_loop(); });
+  }
+
+  // Closes the cache (writing back buffered accesses); errors are swallowed here — call
+  // close() explicitly to see them.
+  ~SemanticCache() {
+    try {
+      close();
+    } catch (...) {
+    }
+  }
+  SemanticCache(const SemanticCache&) = delete;
+  SemanticCache& operator=(const SemanticCache&) = delete;
+
+  // The best hit for `query` in options.ns, or nullopt on a miss. Throws InvalidArgument for
+  // bad input (oversize or non-UTF-8 query, bad threshold or embedding), CacheClosed after
+  // close(), and store/embedder errors only when fail_open is false.
+  std::optional<Hit> get(std::string_view query, const GetOptions& options = {}) {
+    const auto started = std::chrono::steady_clock::now();
+    ensure_open();
+    detail::validate_query(query, options_);
+    detail::validate_namespace(options.ns);
+    const double threshold = options.threshold.value_or(options_.similarity_threshold);
+    detail::validate_threshold(threshold);
+    std::optional<std::vector<float>> supplied;
+    if (options.embedding) supplied = detail::to_unit_vector(*options.embedding, dim_, "GetOptions::embedding");
+    if (options.bypass) return miss(options.ns, MissReason::kBypass, started);
+    try {
+      return lookup(query, options.ns, threshold, std::move(supplied), started);
+    } catch (const InvalidArgument&) {
+      throw;
+    } catch (const CacheClosed&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (!options_.fail_open) throw;
+      report_error(e, options.ns);
+      return miss(options.ns, MissReason::kError, started);
+    }
+  }
+
+  // Stores `response` for `query` (upsert: a repeated query keeps its id and replaces the
+  // response, metadata, embedding and TTL). Returns the entry id. Throws InvalidArgument for
+  // bad input (nothing is written), CacheClosed, StoreError subclasses.
+  EntryId put(std::string_view query, std::string_view response, const PutOptions& options = {}) {
+    const auto started = std::chrono::steady_clock::now();
+    ensure_open();
+    detail::validate_query(query, options_);
+    detail::validate_namespace(options.ns);
+    detail::validate_payload(response, options.metadata, options_);
+    if (options.ttl && options.ttl->count() <= 0)
+      throw InvalidArgument("ttl must be positive. Remediation: pass a positive duration or no ttl.");
+
+    StoredEntry entry;
+    entry.ns = options.ns;
+    entry.query_hash = hash_query(query, options_.normalize);
+    entry.query = std::string(query);
+    entry.response = std::string(response);
+    entry.metadata = options.metadata;
+    entry.embedding = options.embedding
+                          ? detail::to_unit_vector(*options.embedding, dim_, "PutOptions::embedding")
+                          : detail::to_unit_vector(embedder_.embed(query), dim_, "the embedder's output");
+    entry.created_at = entry.last_accessed_at = now();
+    entry.ttl = options.ttl ? options.ttl : options_.default_ttl;
+
+    EntryId id = 0;
+    {
+      std::unique_lock lock(state_mu_);
+      std::lock_guard store_lock(store_mu_);
+      ensure_open();
+      sync_if_moved_locked();
+      id = store_.insert(entry);
+      // Our write was the only change since we synced: nothing else to apply.
+      if (store_.read_version_counter() == local_version_ + 1) ++local_version_;
+      entry.id = id;
+      apply_entry_locked(entry);
+      counters(state_.find_namespace(entry.ns)).puts.fetch_add(1, std::memory_order_relaxed);
+      total_.puts.fetch_add(1, std::memory_order_relaxed);
+      enforce_limits_locked(entry.ns);
+    }
+    put_latency_.record(std::chrono::steady_clock::now() - started);
+    emit("put", EventAttrs{.ns = options.ns, .latency = elapsed_ms(started)});
+    return id;
+  }
+
+  // The cached response for `query`, or compute() once per (ns, normalized query) across all
+  // threads of this cache: concurrent callers of the same key wait for the first one's result
+  // (or its exception). The computed value is put with `options`; if that put fails, the value
+  // is still returned when fail_open is set (the error goes to on_error), otherwise it throws.
+  template <class Compute>
+  std::string get_or_compute(std::string_view query, Compute&& compute, const PutOptions& options = {}) {
+    const GetOptions get_options{.ns = options.ns, .embedding = options.embedding};
+    if (auto hit = get(query, get_options)) return std::move(hit->response);
+
+    const std::string key = std::to_string(options.ns.size()) + ':' + options.ns +
+                            hash_query(query, options_.normalize).hex();
+    std::promise<std::string> promise;
+    std::shared_future<std::string> result;
+    bool leader = false;
+    {
+      std::lock_guard lock(inflight_mu_);
+      if (auto it = inflight_.find(key); it != inflight_.end()) {
+        result = it->second;
+      } else {
+        result = promise.get_future().share();
+        inflight_.emplace(key, result);
+        leader = true;
+      }
+    }
+    if (!leader) return result.get();
+
+    auto finish = [&] {
+      std::lock_guard lock(inflight_mu_);
+      inflight_.erase(key);
+    };
+    std::string value;
+    try {
+      // Re-check: another leader may have finished between our get() and taking the key.
+      if (auto hit = get(query, get_options)) {
+        value = std::move(hit->response);
+      } else {
+        value = std::string(std::invoke(std::forward<Compute>(compute)));
+        try {
+          put(query, value, options);
+        } catch (const InvalidArgument&) {
+          throw;
+        } catch (const std::exception& e) {
+          if (!options_.fail_open) throw;
+          report_error(e, options.ns);
+        }
+      }
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+      finish();
+      throw;
+    }
+    promise.set_value(value);
+    finish();
+    return value;
+  }
+
+  // Removes the entry for `query` in `ns`. Returns true if one was removed.
+  bool erase(std::string_view query, std::string_view ns = {}) {
+    ensure_open();
+    detail::validate_query(query, options_);
+    detail::validate_namespace(ns);
+    const QueryHash hash = hash_query(query, options_.normalize);
+    std::unique_lock lock(state_mu_);
+    std::lock_guard store_lock(store_mu_);
+    ensure_open();
+    sync_if_moved_locked();
+    const auto stored = store_.get_by_hash(ns, hash);
+    if (!stored) return false;
+    const bool removed = store_.delete_by_id(stored->id);
+    sync_locked();  // applies our delete through the change feed
+    return removed;
+  }
+
+  // Deletes expired entries (in `ns`, or everywhere) from the store and memory. Returns the
+  // number of rows the store removed. Expired entries are never served before this runs.
+  std::size_t vacuum(std::optional<std::string_view> ns = {}) {
+    ensure_open();
+    std::unique_lock lock(state_mu_);
+    std::lock_guard store_lock(store_mu_);
+    ensure_open();
+    const Timestamp t = now();
+    const std::int64_t now_ms = detail::to_ms(t);
+    for (detail::NamespaceState* space : state_.namespaces()) {
+      if (ns && space->name != *ns) continue;
+      std::uint64_t expired = 0;
+      for (const auto& [hash, slot] : space->exact) expired += slot.expires_ms <= now_ms;
+      space->counters.expirations.fetch_add(expired, std::memory_order_relaxed);
+      total_.expirations.fetch_add(expired, std::memory_order_relaxed);
+    }
+    const std::size_t removed = store_.delete_expired(t, ns);
+    sync_locked();
+    return removed;
+  }
+
+  // Removes every entry of `ns`. Returns the number removed.
+  std::size_t clear_namespace(std::string_view ns) {
+    ensure_open();
+    detail::validate_namespace(ns);
+    std::unique_lock lock(state_mu_);
+    std::lock_guard store_lock(store_mu_);
+    ensure_open();
+    const std::size_t removed = store_.clear_namespace(ns);
+    sync_locked();
+    return removed;
+  }
+
+  // Persists a quota for `ns` (every process sharing the store applies it on its next put
+  // into `ns`) and evicts down to it now.
+  void set_namespace_quota(std::string_view ns, std::size_t max_entries) {
+    ensure_open();
+    detail::validate_namespace(ns);
+    std::unique_lock lock(state_mu_);
+    std::lock_guard store_lock(store_mu_);
+    ensure_open();
+    store_.set_namespace_quota(ns, max_entries);
+    sync_if_moved_locked();
+    enforce_limits_locked(ns);
+  }
+
+  std::optional<std::size_t> namespace_quota(std::string_view ns) const {
+    ensure_open();
+    std::lock_guard store_lock(store_mu_);
+    return store_.get_namespace_quota(ns);
+  }
+
+  // Entries held in memory (all namespaces, or one), as of the last sync.
+  std::size_t size(std::optional<std::string_view> ns = {}) const {
+    std::shared_lock lock(state_mu_);
+    if (!ns) return state_.entries();
+    const detail::NamespaceState* space = state_.find_namespace(*ns);
+    return space ? space->exact.size() : 0;
+  }
+
+  Stats stats() const {
+    Stats out;
+    std::shared_lock lock(state_mu_);
+    out.total = snapshot(total_);
+    out.total.entries = state_.entries();
+    out.total.index_memory_bytes = state_.index_memory_bytes();
+    for (const detail::NamespaceState* space : state_.namespaces()) {
+      NamespaceStats ns = snapshot(space->counters);
+      ns.entries = space->exact.size();
+      ns.index_memory_bytes = space->index.memory_bytes();
+      out.by_namespace.emplace(space->name, ns);
+    }
+    out.syncs = syncs_.load(std::memory_order_relaxed);
+    out.rebuilds = rebuilds_.load(std::memory_order_relaxed);
+    out.errors = errors_.load(std::memory_order_relaxed);
+    out.response_cache_bytes = state_.response_cache_bytes();
+    out.exact_map_entries = state_.entries();
+    out.get_latency = get_latency_.summary();
+    out.put_latency = put_latency_.summary();
+    return out;
+  }
+
+  // A health report; never throws (a failing store is reported as unhealthy).
+  Health health() const {
+    Health h;
+    if (closed_.load()) {
+      h.message = "the cache is closed";
+      return h;
+    }
+    if constexpr (requires { S::kBackendName; }) h.store_backend = S::kBackendName;
+    else h.store_backend = "custom";
+    {
+      std::shared_lock lock(state_mu_);
+      h.index_backend = index_description();
+    }
+    try {
+      std::lock_guard store_lock(store_mu_);
+      h.integrity_ok = store_.integrity_check();
+      h.embedder_fingerprint_match = store_.read_meta("fingerprint") == embedder_.fingerprint();
+      if (auto v = store_.read_meta("schema_version")) h.schema_version = std::atoi(v->c_str());
+      h.entries = store_.count();
+      h.namespaces = store_.list_namespaces().size();
+      h.healthy = h.integrity_ok && h.embedder_fingerprint_match;
+      if (!h.integrity_ok) h.message = "the store failed its integrity check";
+      else if (!h.embedder_fingerprint_match) h.message = "the store's embedder fingerprint differs";
+    } catch (const std::exception& e) {
+      h.healthy = false;
+      h.message = e.what();
+    }
+    return h;
+  }
+
+  // Applies other processes' changes now (get() does this by itself every sync_interval).
+  void sync() {
+    ensure_open();
+    std::unique_lock lock(state_mu_);
+    std::lock_guard store_lock(store_mu_);
+    ensure_open();
+    sync_locked();
+  }
+
+  // Writes buffered accesses (last_accessed_at, access_count) to the store.
+  void flush() {
+    ensure_open();
+    flush_touches();
+  }
+
+  // A consistent copy of the store at `path` (see the store's snapshot_to).
+  void snapshot_to(const std::filesystem::path& path) {
+    flush();
+    std::lock_guard store_lock(store_mu_);
+    store_.snapshot_to(path);
+  }
+
+  // Writes back buffered accesses and closes the store. Idempotent. Afterwards every call
+  // throws CacheClosed.
+  void close() {
+    if (closed_.exchange(true)) return;
+    {
+      std::lock_guard lock(flusher_mu_);
+      stop_flusher_ = true;
+    }
+    flusher_cv_.notify_all();
+    if (flusher_.joinable()) flusher_.join();
+    std::exception_ptr error;
+    try {
+      flush_touches();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard store_lock(store_mu_);
+    store_.close();
+    if (error) std::rethrow_exception(error);
+  }
+
+  bool closed() const noexcept { return closed_.load(); }
+  std::size_t dim() const noexcept { return dim_; }
+  const CacheOptions& options() const noexcept { return options_; }
+
+ private:
+  static constexpr std::size_t kSyncBatch = 4096;
+  using Clock = std::chrono::steady_clock;
+
+  Timestamp now() const { return options_.clock ? options_.clock() : detail::system_now(); }
+  static Millis elapsed_ms(Clock::time_point started) {
+    return std::chrono::duration_cast<Millis>(Clock::now() - started);
+  }
+
+  void ensure_open() const {
+    if (closed_.load(std::memory_order_relaxed))
+      throw CacheClosed("the cache is closed. Remediation: construct a new SemanticCache.");
+  }
+
+  // ---- get ---------------------------------------------------------------------------
+
+  std::optional<Hit> lookup(std::string_view query, const std::string& ns, double threshold,
+                            std::optional<std::vector<float>> supplied, Clock::time_point started) {
+    maybe_sync();
+    const QueryHash hash = hash_query(query, options_.normalize);
+    const Timestamp t = now();
+    const std::int64_t now_ms = detail::to_ms(t);
+    std::optional<MissReason> reason;
+
+    // Exact layer.
+    EntryId exact_id = 0;
+    {
+      std::shared_lock lock(state_mu_);
+      if (detail::NamespaceState* space = state_.find_namespace(ns)) {
+        if (auto it = space->exact.find(hash); it != space->exact.end()) {
+          detail::Slot& slot = it->second;
+          if (slot.expires_ms <= now_ms) {
+            reason = MissReason::kExpired;
+          } else if (auto payload = state_.cached_payload(slot.id)) {
+            if (!options_.confidence_fn) {  // fast path: confidence is 1 and always passes
+              state_.record_access(slot, now_ms);
+              space->counters.hits_exact.fetch_add(1, std::memory_order_relaxed);
+              Hit hit = make_hit(*payload, ns, slot.id, Layer::kExact, 1.0, 1.0, now_ms - slot.created_ms);
+              lock.unlock();
+              return finish_hit(std::move(hit), started);
+            }
+            exact_id = slot.id;
+          } else {
+            exact_id = slot.id;
+          }
+        }
+      }
+    }
+    if (exact_id != 0) {
+      if (auto hit = accept(exact_id, hash, ns, 1.0, t, reason)) return finish_hit(std::move(*hit), started);
+    }
+
+    // Semantic layer.
+    const std::vector<float> embedding =
+        supplied ? std::move(*supplied) : detail::to_unit_vector(embedder_.embed(query), dim_, "the embedder's output");
+    struct Scored {
+      EntryId id;
+      double score;
+      std::int64_t expires_ms;
+    };
+    std::vector<Scored> candidates;
+    bool exact_scores = true;
+    {
+      std::shared_lock lock(state_mu_);
+      if (detail::NamespaceState* space = state_.find_namespace(ns)) {
+        exact_scores = space->index.exact_scores();
+        for (const Candidate& c : space->index.search(embedding, options_.top_k)) {
+          if (const auto* ref = state_.find_id(c.id)) candidates.push_back({c.id, c.score, ref->slot->expires_ms});
+        }
+      }
+    }
+    if (!exact_scores) {
+      // Approximate scores (quantized or HNSW): re-score against the stored float32 vectors.
+      for (Scored& c : candidates) {
+        std::optional<StoredEntry> stored;
+        {
+          std::lock_guard store_lock(store_mu_);
+          stored = store_.get_by_id(c.id);
+        }
+        c.score = stored && stored->embedding.size() == dim_ ? detail::dot(stored->embedding, embedding) : -2.0;
+      }
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [](const Scored& a, const Scored& b) { return a.score > b.score; });
+    }
+    for (const Scored& c : candidates) {
+      if (c.score < threshold) {
+        if (!reason) reason = MissReason::kBelowThreshold;
+        break;  // sorted: nothing further can pass
+      }
+      if (c.expires_ms <= now_ms) {
+        if (!reason) reason = MissReason::kExpired;
+        continue;
+      }
+      if (auto hit = accept(c.id, std::nullopt, ns, c.score, t, reason)) return finish_hit(std::move(*hit), started);
+    }
+    return miss(ns, reason.value_or(MissReason::kNoCandidate), started);
+  }
+
+  // Loads the text of a candidate (response cache, else store), applies the validator (to
+  // semantic candidates) and the confidence rules, and records the access. On rejection sets
+  // `reason` (if unset) and returns nullopt.
+  std::optional<Hit> accept(EntryId id, std::optional<QueryHash> exact_hash, const std::string& ns,
+                            double similarity, Timestamp t, std::optional<MissReason>& reason) {
+    const Layer layer = exact_hash ? Layer::kExact : Layer::kSemantic;
+    std::shared_ptr<const detail::Payload> payload;
+    std::int64_t created_ms = 0;
+    {
+      std::shared_lock lock(state_mu_);
+      const auto* ref = state_.find_id(id);
+      if (!ref) return std::nullopt;  // removed meanwhile
+      payload = state_.cached_payload(id);
+      created_ms = ref->slot->created_ms;
+    }
+    if (!payload) {
+      std::optional<StoredEntry> stored;
+      {
+        std::lock_guard store_lock(store_mu_);
+        stored = store_.get_by_id(id);
+      }
+      if (!stored || stored->ns != ns || (exact_hash && stored->query_hash != *exact_hash)) return std::nullopt;
+      payload = std::make_shared<const detail::Payload>(
+          detail::Payload{std::move(stored->query), std::move(stored->response), std::move(stored->metadata)});
+      std::unique_lock lock(state_mu_);
+      state_.cache_payload(id, payload);
+    }
+    if (layer == Layer::kSemantic && options_.validator && !options_.validator(payload->response)) {
+      if (!reason) reason = MissReason::kRejected;
+      return std::nullopt;
+    }
+    const Millis age(detail::to_ms(t) - created_ms);
+    const double confidence =
+        options_.confidence_fn ? options_.confidence_fn(similarity, age, payload->metadata) : similarity;
+    if (confidence < options_.min_confidence) {
+      if (!reason) reason = MissReason::kLowConfidence;
+      return std::nullopt;
+    }
+    std::shared_lock lock(state_mu_);
+    const auto* ref = state_.find_id(id);
+    if (!ref) return std::nullopt;
+    state_.record_access(*ref->slot, detail::to_ms(t));
+    auto& hits = layer == Layer::kExact ? ref->ns->counters.hits_exact : ref->ns->counters.hits_semantic;
+    hits.fetch_add(1, std::memory_order_relaxed);
+    return make_hit(*payload, ns, id, layer, similarity, confidence, age.count());
+  }
+
+  static Hit make_hit(const detail::Payload& payload, const std::string& ns, EntryId id, Layer layer,
+                      double similarity, double confidence, std::int64_t age_ms) {
+    return Hit{payload.response, similarity, confidence, layer, ns, payload.metadata, id, payload.query, Millis(age_ms)};
+  }
+
+  std::optional<Hit> finish_hit(Hit hit, Clock::time_point started) {
+    auto& hits = hit.layer == Layer::kExact ? total_.hits_exact : total_.hits_semantic;
+    hits.fetch_add(1, std::memory_order_relaxed);
+    get_latency_.record(Clock::now() - started);
+    if (state_.pending_touches() >= options_.touch_batch) flusher_cv_.notify_one();
+    emit("hit", EventAttrs{.ns = hit.ns, .layer = hit.layer, .similarity = hit.similarity, .latency = elapsed_ms(started)});
+    return hit;
+  }
+
+  std::optional<Hit> miss(const std::string& ns, MissReason reason, Clock::time_point started) {
+    const auto r = static_cast<std::size_t>(reason);
+    total_.misses[r].fetch_add(1, std::memory_order_relaxed);
+    {
+      std::shared_lock lock(state_mu_);
+      if (detail::NamespaceState* space = state_.find_namespace(ns))
+        space->counters.misses[r].fetch_add(1, std::memory_order_relaxed);
+    }
+    get_latency_.record(Clock::now() - started);
+    emit("miss", EventAttrs{.ns = ns, .reason = reason, .latency = elapsed_ms(started)});
+    return std::nullopt;
+  }
+
+  // ---- synchronization with the store -------------------------------------------------
+
+  // One counter read (at most every sync_interval); applies the change feed when it moved.
+  void maybe_sync() {
+    if (options_.sync_interval.count() > 0) {
+      const std::int64_t now_ns = Clock::now().time_since_epoch().count();
+      const std::int64_t interval_ns = std::chrono::nanoseconds(options_.sync_interval).count();
+      std::int64_t last = last_sync_check_ns_.load(std::memory_order_relaxed);
+      if (now_ns - last < interval_ns) return;
+      if (!last_sync_check_ns_.compare_exchange_strong(last, now_ns)) return;  // another thread checks
+    }
+    {
+      std::lock_guard store_lock(store_mu_);
+      if (store_.read_version_counter() == local_version_) return;
+    }
+    std::unique_lock lock(state_mu_);
+    std::lock_guard store_lock(store_mu_);
+    sync_locked();
+  }
+
+  void sync_if_moved_locked() {
+    if (store_.read_version_counter() != local_version_) sync_locked();
+  }
+
+  // Applies every change after local_version_. Needs both locks.
+  void sync_locked() {
+    for (;;) {
+      auto changes = store_.changes_since(local_version_, kSyncBatch);
+      if (!changes) {
+        rebuild_locked();
+        return;
+      }
+      for (const Change& change : *changes) {
+        std::optional<StoredEntry> stored;
+        if (change.kind == ChangeKind::kUpsert) stored = store_.get_by_id(change.id);
+        if (stored) apply_entry_locked(*stored);
+        else state_.remove(change.id);
+        local_version_ = change.version;
+      }
+      if (changes->size() < kSyncBatch) break;
+    }
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    emit("sync", EventAttrs{});
+  }
+
+  // Reloads the in-memory layers from the store. Needs both locks.
+  void rebuild_locked() {
+    write_touches_locked(state_.take_touches());
+    state_.clear();
+    const std::uint64_t version = store_.read_version_counter();
+    auto apply_row = [&](EntryId id, const std::string& ns, const QueryHash& hash, Timestamp created_at,
+                         std::optional<Millis> ttl, const std::vector<float>& embedding) {
+      check_stored_dim(id, embedding);
+      state_.upsert({id, ns, hash, created_at, ttl, embedding});
+    };
+    if constexpr (IndexRowStore<S>) {
+      store_.iter_index_rows([&](const IndexRow& r) {
+        apply_row(r.id, r.ns, r.query_hash, r.created_at, r.ttl, r.embedding);
+        return true;
+      });
+    } else {
+      store_.iter_all([&](const StoredEntry& e) {
+        apply_row(e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding);
+        return true;
+      });
+    }
+    local_version_ = version;
+    rebuilds_.fetch_add(1, std::memory_order_relaxed);
+    emit("rebuild", EventAttrs{});
+  }
+
+  void apply_entry_locked(const StoredEntry& e) {
+    check_stored_dim(e.id, e.embedding);
+    state_.upsert({e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding});
+    state_.cache_payload(e.id, std::make_shared<const detail::Payload>(detail::Payload{e.query, e.response, e.metadata}));
+  }
+
+  void check_stored_dim(EntryId id, const std::vector<float>& embedding) const {
+    if (embedding.size() != dim_) {
+      throw StoreCorrupt("entry " + std::to_string(id) + " has an embedding of dimension " +
+                         std::to_string(embedding.size()) + ", expected " + std::to_string(dim_) +
+                         ". Remediation: restore the store from a snapshot or rebuild it.");
+    }
+  }
+
+  // ---- eviction -------------------------------------------------------------------------
+
+  // Evicts by LRU down to the namespace quota and the global max_entries. Needs both locks.
+  void enforce_limits_locked(std::string_view ns) {
+    if (const auto quota = store_.get_namespace_quota(ns)) {
+      const detail::NamespaceState* space = state_.find_namespace(ns);
+      const std::size_t held = space ? space->exact.size() : 0;
+      if (held > *quota) evict_locked(held - *quota, ns);
+    }
+    if (options_.max_entries && state_.entries() > *options_.max_entries)
+      evict_locked(state_.entries() - *options_.max_entries, std::nullopt);
+  }
+
+  void evict_locked(std::size_t overflow, std::optional<std::string_view> ns) {
+    write_touches_locked(state_.take_touches());  // the store's LRU order must include our hits
+    const std::vector<EntryId> victims = store_.iter_lru_ids(std::max(overflow, options_.eviction_batch), ns);
+    for (EntryId id : victims) {
+      if (const auto* ref = state_.find_id(id)) ref->ns->counters.evictions.fetch_add(1, std::memory_order_relaxed);
+    }
+    const std::size_t removed = store_.delete_many(victims);
+    total_.evictions.fetch_add(removed, std::memory_order_relaxed);
+    sync_locked();
+    emit("evict", EventAttrs{.ns = ns.value_or(std::string_view{}), .count = removed});
+  }
+
+  // ---- access write-back ----------------------------------------------------------------
+
+  void flush_touches() {
+    std::vector<Touch> touches;
+    {
+      std::shared_lock lock(state_mu_);
+      touches = state_.take_touches();
+    }
+    std::lock_guard store_lock(store_mu_);
+    write_touches_locked(touches);
+  }
+
+  void write_touches_locked(const std::vector<Touch>& touches) {
+    if (touches.empty()) return;
+    if constexpr (TouchManyStore<S>) {
+      store_.touch_many(touches);
+    } else {
+      for (const Touch& touch : touches)
+        for (std::int64_t i = 0; i < touch.hits; ++i) store_.update_access(touch.id, touch.at);
+    }
+  }
+
+  // Writes touches back every flush_interval, or sooner when touch_batch are pending.
+  void flusher_loop() {
+    std::unique_lock lock(flusher_mu_);
+    while (!stop_flusher_) {
+      const bool batch_full = state_.pending_touches() >= options_.touch_batch;
+      if (!batch_full) {
+        if (options_.flush_interval.count() > 0) flusher_cv_.wait_for(lock, options_.flush_interval);
+        else flusher_cv_.wait(lock);
+      }
+      if (stop_flusher_) break;
+      lock.unlock();
+      try {
+        flush_touches();
+      } catch (const std::exception& e) {
+        report_error(e, {});
+      }
+      lock.lock();
+    }
+  }
+
+  // ---- reporting --------------------------------------------------------------------------
+
+  void report_error(const std::exception& e, std::string_view ns) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.on_error) options_.on_error(e);
+    emit("error", EventAttrs{.ns = ns, .detail = e.what()});
+  }
+
+  void emit(std::string_view event, const EventAttrs& attrs) const {
+    if (options_.metrics_hook) options_.metrics_hook(event, attrs);
+  }
+
+  detail::NamespaceCounters& counters(detail::NamespaceState* space) { return space ? space->counters : total_; }
+
+  static NamespaceStats snapshot(const detail::NamespaceCounters& c) {
+    NamespaceStats s;
+    s.hits_exact = c.hits_exact.load(std::memory_order_relaxed);
+    s.hits_semantic = c.hits_semantic.load(std::memory_order_relaxed);
+    s.puts = c.puts.load(std::memory_order_relaxed);
+    s.evictions = c.evictions.load(std::memory_order_relaxed);
+    s.expirations = c.expirations.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kMissReasonCount; ++i) s.misses_by_reason[i] = c.misses[i].load(std::memory_order_relaxed);
+    return s;
+  }
+
+  std::string index_description() const {
+    std::string out;
+    for (const detail::NamespaceState* space : state_.namespaces()) {
+      const std::string d = space->index.describe();
+      if (out.find(d) == std::string::npos) out += (out.empty() ? "" : ",") + d;
+    }
+    return out.empty() ? std::string("flat-") + to_string(options_.vectors) : out;
+  }
+
+  S store_;
+  E embedder_;
+  CacheOptions options_;
+  std::size_t dim_;
+
+  // Lock order: state_mu_ before store_mu_; never take state_mu_ while holding store_mu_.
+  mutable std::shared_mutex state_mu_;
+  mutable std::mutex store_mu_;
+  detail::CacheState state_;                 // guarded by state_mu_
+  std::uint64_t local_version_ = 0;          // written under both locks; read under either
+  std::atomic<std::int64_t> last_sync_check_ns_{0};
+  std::atomic<bool> closed_{false};
+
+  detail::NamespaceCounters total_;
+  std::atomic<std::uint64_t> syncs_{0}, rebuilds_{0}, errors_{0};
+  detail::LatencyWindow get_latency_, put_latency_;
+
+  std::mutex inflight_mu_;
+  std::unordered_map<std::string, std::shared_future<std::string>> inflight_;
+
+  std::mutex flusher_mu_;
+  std::condition_variable flusher_cv_;
+  bool stop_flusher_ = false;
+  std::thread flusher_;  // last: started after everything above is constructed
+};
+
+}  // namespace engram

@@ -1,0 +1,153 @@
+#include "engram/detail/cache_state.hpp"
+
+namespace engram::detail {
+
+CacheState::CacheState(const IndexConfig& index_config, std::size_t response_cache_bytes)
+    : index_config_(index_config), payload_budget_(response_cache_bytes) {}
+
+NamespaceState* CacheState::find_namespace(std::string_view ns) const {
+  auto it = namespaces_.find(ns);
+  return it == namespaces_.end() ? nullptr : it->second.get();
+}
+
+const CacheState::EntryRef* CacheState::find_id(EntryId id) const {
+  auto it = ids_.find(id);
+  return it == ids_.end() ? nullptr : &it->second;
+}
+
+std::shared_ptr<const Payload> CacheState::cached_payload(EntryId id) const {
+  auto it = payloads_.find(id);
+  if (it == payloads_.end()) return nullptr;
+  // Only write the flag when it changes, so hot entries do not bounce a cache line.
+  if (!it->second.referenced.load(std::memory_order_relaxed))
+    it->second.referenced.store(true, std::memory_order_relaxed);
+  return it->second.payload;
+}
+
+void CacheState::record_access(Slot& slot, std::int64_t now_ms) {
+  std::int64_t seen = slot.last_access_ms.load(std::memory_order_relaxed);
+  while (seen < now_ms &&
+         !slot.last_access_ms.compare_exchange_weak(seen, now_ms, std::memory_order_relaxed)) {
+  }
+  if (slot.pending_hits.fetch_add(1, std::memory_order_relaxed) == 0)
+    pending_touches_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<Touch> CacheState::take_touches() {
+  std::vector<Touch> touches;
+  if (pending_touches_.load(std::memory_order_relaxed) == 0) return touches;
+  touches.reserve(pending_touches_.load(std::memory_order_relaxed));
+  for (auto& [id, ref] : ids_) {
+    const std::uint32_t hits = ref.slot->pending_hits.exchange(0, std::memory_order_relaxed);
+    if (hits == 0) continue;
+    touches.push_back({id, Timestamp(Millis(ref.slot->last_access_ms.load(std::memory_order_relaxed))), hits});
+  }
+  pending_touches_.fetch_sub(touches.size(), std::memory_order_relaxed);
+  return touches;
+}
+
+NamespaceState& CacheState::namespace_for(std::string_view ns) {
+  auto it = namespaces_.find(ns);
+  if (it == namespaces_.end())
+    it = namespaces_.emplace(std::string(ns), std::make_unique<NamespaceState>(std::string(ns), index_config_)).first;
+  return *it->second;
+}
+
+void CacheState::upsert(const EntryInfo& entry) {
+  NamespaceState& ns = namespace_for(entry.ns);
+  if (auto existing = ids_.find(entry.id);
+      existing != ids_.end() && (existing->second.ns != &ns || existing->second.hash != entry.hash)) {
+    remove(entry.id);  // the id moved to another key (only a replaced store does this)
+  }
+  if (auto same_key = ns.exact.find(entry.hash); same_key != ns.exact.end() && same_key->second.id != entry.id) {
+    remove(same_key->second.id);  // an older row for this key that we never saw deleted
+  }
+  Slot& slot = ns.exact.try_emplace(entry.hash).first->second;
+  slot.id = entry.id;
+  slot.created_ms = to_ms(entry.created_at);
+  slot.expires_ms = expiry_ms(entry.created_at, entry.ttl);
+  ns.index.add(entry.id, entry.embedding);
+  ids_[entry.id] = EntryRef{&ns, &slot, entry.hash};
+  drop_payload(entry.id);  // the text may have changed; it is re-read or re-cached by the caller
+}
+
+void CacheState::cache_payload(EntryId id, std::shared_ptr<const Payload> payload) {
+  if (payload_budget_ == 0 || !ids_.contains(id)) return;
+  const std::size_t bytes = payload->bytes();
+  if (bytes > payload_budget_) return;
+  drop_payload(id);
+  auto [it, inserted] = payloads_.try_emplace(id);
+  it->second.payload = std::move(payload);
+  payload_bytes_ += bytes;
+  payload_clock_.push_back(id);
+  evict_payloads();
+}
+
+void CacheState::drop_payload(EntryId id) {
+  auto it = payloads_.find(id);
+  if (it == payloads_.end()) return;
+  payload_bytes_ -= it->second.payload->bytes();
+  payloads_.erase(it);  // its id stays in payload_clock_ and is skipped there
+}
+
+void CacheState::evict_payloads() {
+  // CLOCK: a referenced entry gets a second chance; ids already dropped are skipped. The
+  // deque may hold stale ids, so it is compacted when it grows far past the live count.
+  while (payload_bytes_ > payload_budget_ && !payload_clock_.empty()) {
+    const EntryId id = payload_clock_.front();
+    payload_clock_.pop_front();
+    auto it = payloads_.find(id);
+    if (it == payloads_.end()) continue;
+    if (it->second.referenced.exchange(false, std::memory_order_relaxed)) {
+      payload_clock_.push_back(id);
+      continue;
+    }
+    drop_payload(id);
+  }
+  if (payload_clock_.size() > 2 * payloads_.size() + 64) {
+    std::deque<EntryId> live;
+    for (EntryId id : payload_clock_)
+      if (payloads_.contains(id)) live.push_back(id);
+    payload_clock_.swap(live);
+  }
+}
+
+bool CacheState::remove(EntryId id) {
+  auto it = ids_.find(id);
+  if (it == ids_.end()) return false;
+  EntryRef ref = it->second;
+  const std::uint32_t pending = ref.slot->pending_hits.load(std::memory_order_relaxed);
+  if (pending > 0) pending_touches_.fetch_sub(1, std::memory_order_relaxed);
+  ref.ns->index.remove(id);
+  ref.ns->exact.erase(ref.hash);
+  ids_.erase(it);
+  drop_payload(id);
+  return true;
+}
+
+void CacheState::clear() {
+  for (auto& [name, ns] : namespaces_) {
+    ns->exact.clear();
+    ns->index = VectorIndex(index_config_);
+  }
+  ids_.clear();
+  payloads_.clear();
+  payload_clock_.clear();
+  payload_bytes_ = 0;
+  pending_touches_.store(0, std::memory_order_relaxed);
+}
+
+std::vector<NamespaceState*> CacheState::namespaces() const {
+  std::vector<NamespaceState*> out;
+  out.reserve(namespaces_.size());
+  for (const auto& [name, ns] : namespaces_) out.push_back(ns.get());
+  return out;
+}
+
+std::size_t CacheState::index_memory_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& [name, ns] : namespaces_) bytes += ns->index.memory_bytes();
+  return bytes;
+}
+
+}  // namespace engram::detail
