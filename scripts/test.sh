@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install dependencies, build everything and run every test (the Redis tests start their own
+# redis-server on a free loopback port).
+#   scripts/test.sh                 RelWithDebInfo build in build/test
+#   ENGRAM_SANITIZE=address,undefined scripts/test.sh    sanitizer build in build/asan
+#   ENGRAM_SANITIZE=thread ENGRAM_TEST_FILTER=Concurrency scripts/test.sh   (TSan subset)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/install-deps.sh"
+
+sanitize="${ENGRAM_SANITIZE:-}"
+case "$sanitize" in
+  "") build="$root/build/test" ;;
+  thread) build="$root/build/tsan" ;;
+  *) build="$root/build/asan" ;;
+esac
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENGRAM_SANITIZE="$sanitize" \
+  -DENGRAM_BUILD_TESTS=ON -DENGRAM_BUILD_EXAMPLES=ON >/dev/null
+cmake --build "$build" -j"$(nproc)"
+
+filter=()
+[ -n "${ENGRAM_TEST_FILTER:-}" ] && filter=(-R "$ENGRAM_TEST_FILTER")
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+cd "$build"
+ctest --output-on-failure --timeout 900 -j"$(nproc)" "${filter[@]}"
