@@ -124,7 +124,7 @@ TYPED_TEST_SUITE_P(MultiProcess);
 
 TYPED_TEST_P(MultiProcess, TwoProcessesInsertConcurrently) {
   auto s = this->open_store();  // creates the schema before the children race
-  constexpr int kPerChild = 300;
+  constexpr int kPerChild = 1000;
   this->run_writers(2, [](auto& store, int child) {
     for (int i = 0; i < kPerChild; ++i) {
       // Half in a namespace of its own, half in a namespace both children share.
@@ -146,7 +146,7 @@ TYPED_TEST_P(MultiProcess, TwoProcessesInsertConcurrently) {
 
 TYPED_TEST_P(MultiProcess, FourProcessesMixedWrites) {
   auto s = this->open_store();
-  constexpr int kChildren = 4, kOwn = 150, kShared = 40, kDeleted = 30;
+  constexpr int kChildren = 4, kOwn = 400, kShared = 100, kDeleted = 100;
   this->run_writers(kChildren, [](auto& store, int child) {
     std::vector<EntryId> own;
     for (int i = 0; i < kOwn; ++i) {
