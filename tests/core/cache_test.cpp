@@ -257,7 +257,7 @@ TEST(Cache, UpsertKeepsTheIdAndReplacesEverything) {
   EXPECT_TRUE(cache.get("other", {.embedding = vec(0, 1), .threshold = 0.9}));
 }
 
-TEST(Cache, GetOrComputeRunsOnceAcrossEightThreads) {
+TEST(CacheConcurrency, GetOrComputeRunsOnceAcrossEightThreads) {
   auto cache = make_cache();
   std::atomic<int> computed{0};
   std::vector<std::thread> threads;
@@ -444,7 +444,7 @@ TEST(Cache, CloseIsIdempotentAndFinal) {
   EXPECT_FALSE(cache.health().healthy);
 }
 
-TEST(Cache, EightThreadMixedStressKeepsCountersConsistent) {
+TEST(CacheConcurrency, EightThreadMixedStressKeepsCountersConsistent) {
   auto location = DictStore::make_location();
   auto cache = make_cache({.similarity_threshold = 0.99}, {}, location);
   constexpr int kThreads = 8, kOps = 1500, kKeys = 64;
