@@ -35,7 +35,6 @@ enum class Sql : std::size_t {
   kBeginImmediate,
   kCommit,
   kRollback,
-  kDataVersion,
   kReadVersion,
   kReadState,
   kWriteState,
@@ -154,13 +153,6 @@ struct SqliteState {
   bool memory = false;       // in-memory database (":memory:" or a mode=memory URI)
   std::string db_filename;   // absolute path of the database file; empty in memory
   int schema_version = 0;
-
-  // read_version_counter() cache: `version` is valid while PRAGMA data_version still returns
-  // `data_version`, i.e. no other connection has committed since it was read. This handle's
-  // own commits update `version` directly (data_version does not move for them).
-  mutable bool version_valid = false;
-  mutable std::int64_t data_version = 0;
-  mutable std::uint64_t version = 0;
 
   const std::string& file() const { return db.file(); }
 };

@@ -12,10 +12,8 @@
 // half-applies a committed write; a power loss may lose the last few commits, never corrupt.
 //
 // Every write, its version bump and its change-log rows commit in one transaction. The
-// version counter is a one-row table; read_version_counter() consults PRAGMA data_version
-// first and only re-reads the row when another connection has committed since the last read
-// (this handle's own commits update the cached value directly), so the per-get poll is one
-// tiny prepared statement.
+// version counter is a one-row table; read_version_counter() is one prepared SELECT of it
+// (a few microseconds, dominated by SQLite's WAL read lock; see stores/sqlite/README.md).
 //
 // The file is created with mode 0600 (its -wal and -shm files inherit the mode). An existing
 // file keeps its mode. ":memory:" gives a private in-memory database: every handle is its own
@@ -145,7 +143,7 @@ class SqliteStore {
 
   // ---- 17-19: coordination --------------------------------------------------------------
 
-  // Version of the latest change; 0 on a fresh store. Cheap (see the top comment).
+  // Version of the latest change; 0 on a fresh store. One prepared SELECT of a one-row table.
   std::uint64_t read_version_counter() const;
   std::optional<std::string> read_meta(std::string_view key) const;
   // Stores key -> value (no version bump). Throws InvalidArgument for "schema_version",
