@@ -20,9 +20,9 @@
 #include <engram/store.hpp>
 #include <filesystem>
 #include <map>
-#include <type_traits>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace example {
