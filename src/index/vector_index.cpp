@@ -1,83 +1,315 @@
-// Flat float32 index: dense row-major matrix + parallel id array + id -> row map.
-// (The SIMD, quantized and HNSW layouts replace this in the performance work.)
+// VectorIndex: owns the layout of one namespace (flat or HNSW) and the kAuto switching
+// between them, including the background flat -> HNSW build.
+//
+// Background build protocol (all under the caller's exclusive index lock except the worker):
+//   1. add() pushes a flat namespace past auto_threshold: the rows are copied (a snapshot) and
+//      a worker thread builds an HnswLayout from them. The flat layout stays active.
+//   2. Every later add()/remove() applies to the flat layout and appends the same operation
+//      to the build's log (under the build's own small mutex).
+//   3. The worker, after the snapshot, drains the log repeatedly until at most kCatchUpOps
+//      remain, then publishes its result and stops touching the log.
+//   4. The next add()/remove() (or finish_build()) sees it finished, joins it, replays the
+//      short remainder of the log into the graph and makes it the active layout.
+// A remove() that brings the namespace below half the threshold cancels the build instead.
 #include "engram/index/vector_index.hpp"
 
 #include <algorithm>
-#include <unordered_map>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "codec.hpp"
+#include "engram/errors.hpp"
+#include "flat_layout.hpp"
+#include "hnsw_layout.hpp"
+#include "kernels.hpp"
 
 namespace engram {
 
-struct VectorIndex::Impl {
-  IndexConfig config;
-  std::vector<float> rows;
-  std::vector<EntryId> ids;
-  std::unordered_map<EntryId, std::size_t> row_of;
+using detail::Codec;
+using detail::FlatLayout;
+using detail::HnswLayout;
+using detail::Scored;
+
+namespace {
+
+constexpr std::size_t kCatchUpOps = 256;
+
+struct LogOp {
+  EntryId id;
+  bool remove;
+  std::vector<std::byte> row;
 };
 
-VectorIndex::VectorIndex(const IndexConfig& config) : impl_(std::make_unique<Impl>()) {
-  impl_->config = config;
+struct Build {
+  std::mutex mutex;
+  std::vector<LogOp> log;                // guarded by mutex
+  bool finished = false;                 // guarded by mutex; then the worker is done with
+  std::unique_ptr<HnswLayout> result;    //   log/result/error
+  std::exception_ptr error;
+  std::atomic<bool> cancel{false};
+  std::thread worker;
+};
+
+void apply(const LogOp& op, HnswLayout& layout) {
+  if (op.remove) layout.remove(op.id);
+  else layout.upsert(op.id, op.row.data());
 }
+
+const char* layout_name(bool hnsw, ElementType e) {
+  static const char* const kNames[2][3] = {{"flat-f32", "flat-f16", "flat-int8"},
+                                           {"hnsw-f32", "hnsw-f16", "hnsw-int8"}};
+  return kNames[hnsw ? 1 : 0][static_cast<int>(e)];
+}
+
+}  // namespace
+
+struct VectorIndex::Impl {
+  IndexConfig config;
+  IndexTuning tuning;
+  Codec codec;
+  std::unique_ptr<FlatLayout> flat;   // exactly one of flat / hnsw is active
+  std::unique_ptr<HnswLayout> hnsw;
+  std::unique_ptr<Build> build;       // kAuto: a flat -> HNSW build in progress
+  std::size_t retry_at = 0;           // after a failed build, wait until the size doubles
+  std::vector<std::byte> scratch;
+
+  Impl(const IndexConfig& c, const IndexTuning& t)
+      : config(c), tuning(t), codec(c.element, c.dim), scratch(codec.row_bytes()) {
+    if (config.kind == IndexKind::kHnsw) hnsw = make_hnsw(0);
+    else flat = std::make_unique<FlatLayout>(codec);
+  }
+  ~Impl() { cancel_build(); }
+
+  std::size_t build_threads() const {
+    return std::max<std::size_t>(1, tuning.build_threads ? tuning.build_threads : config.search_threads);
+  }
+  std::unique_ptr<HnswLayout> make_hnsw(std::size_t capacity) const {
+    return std::make_unique<HnswLayout>(codec, config.hnsw, capacity);
+  }
+  std::size_t size() const { return hnsw ? hnsw->size() : flat->size(); }
+  std::size_t high_water() const { return config.hnsw.auto_threshold; }
+  std::size_t low_water() const { return config.hnsw.auto_threshold / 2; }
+
+  void check_dim(std::size_t n, const char* what) const {
+    if (n != config.dim)
+      throw InvalidArgument(std::string("VectorIndex: ") + what + " has " + std::to_string(n) +
+                            " dimensions, the index has " + std::to_string(config.dim) +
+                            ". Remediation: use vectors from the embedder the cache was opened with.");
+  }
+
+  // ---- flat -> HNSW ----
+
+  void maybe_start_build() {
+    if (config.kind != IndexKind::kAuto || build || flat->size() <= high_water() ||
+        flat->size() < retry_at)
+      return;
+    const std::size_t n = flat->size(), rb = codec.row_bytes();
+    std::vector<EntryId> ids;
+    std::vector<std::byte> rows(n * rb);
+    ids.reserve(n);
+    flat->for_each([&](EntryId id, const std::byte* row) {
+      std::memcpy(rows.data() + ids.size() * rb, row, rb);
+      ids.push_back(id);
+    });
+    if (!tuning.background_build) {
+      auto layout = make_hnsw(n + n / 4);
+      layout->insert_bulk(ids, rows.data(), build_threads());
+      hnsw = std::move(layout);
+      flat.reset();
+      return;
+    }
+    build = std::make_unique<Build>();
+    Build* b = build.get();
+    build->worker = std::thread([b, codec = codec, params = config.hnsw, threads = build_threads(),
+                                 ids = std::move(ids), rows = std::move(rows)]() mutable {
+      try {
+        auto layout = std::make_unique<HnswLayout>(codec, params, ids.size() + ids.size() / 4);
+        layout->insert_bulk(ids, rows.data(), threads, &b->cancel);
+        std::vector<std::byte>().swap(rows);
+        for (;;) {
+          std::vector<LogOp> ops;
+          {
+            std::lock_guard lock(b->mutex);
+            if (b->cancel.load() || b->log.size() <= kCatchUpOps) {
+              b->result = std::move(layout);
+              b->finished = true;
+              return;
+            }
+            ops.swap(b->log);
+          }
+          for (const LogOp& op : ops) apply(op, *layout);
+        }
+      } catch (...) {
+        std::lock_guard lock(b->mutex);
+        b->error = std::current_exception();
+        b->finished = true;
+      }
+    });
+  }
+
+  void log_op(EntryId id, const std::byte* row) {
+    {
+      std::lock_guard lock(build->mutex);
+      LogOp op{id, row == nullptr, {}};
+      if (row) op.row.assign(row, row + codec.row_bytes());
+      build->log.push_back(std::move(op));
+      if (!build->finished) return;
+    }
+    complete_build();
+  }
+
+  void complete_build() {
+    build->worker.join();
+    std::unique_ptr<Build> b = std::move(build);
+    if (b->error || !b->result || b->cancel.load()) {
+      retry_at = flat->size() * 2;  // a failed build (e.g. out of memory) is not retried at once
+      return;
+    }
+    for (const LogOp& op : b->log) apply(op, *b->result);
+    hnsw = std::move(b->result);
+    flat.reset();
+    if (hnsw->size() < low_water()) to_flat();
+  }
+
+  void cancel_build() {
+    if (!build) return;
+    build->cancel.store(true);
+    if (build->worker.joinable()) build->worker.join();
+    build.reset();
+  }
+
+  // ---- HNSW -> flat ----
+
+  void to_flat() {
+    auto layout = std::make_unique<FlatLayout>(codec);
+    hnsw->for_each([&](EntryId id, const std::byte* row) { layout->upsert(id, row); });
+    flat = std::move(layout);
+    hnsw.reset();
+  }
+};
+
+VectorIndex::VectorIndex(const IndexConfig& config, const IndexTuning& tuning)
+    : impl_(std::make_unique<Impl>(config, tuning)) {}
 VectorIndex::~VectorIndex() = default;
 VectorIndex::VectorIndex(VectorIndex&&) noexcept = default;
 VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
 
 void VectorIndex::add(EntryId id, std::span<const float> vector) {
-  auto& m = *impl_;
-  const std::size_t d = m.config.dim;
-  if (auto it = m.row_of.find(id); it != m.row_of.end()) {
-    std::copy(vector.begin(), vector.end(), m.rows.begin() + static_cast<std::ptrdiff_t>(it->second * d));
+  Impl& m = *impl_;
+  m.check_dim(vector.size(), "the vector");
+  if (id <= 0) throw InvalidArgument("VectorIndex: entry ids must be positive. Remediation: use ids assigned by the store.");
+  m.codec.encode(vector, m.scratch.data());
+  if (m.hnsw) {
+    m.hnsw->upsert(id, m.scratch.data());
     return;
   }
-  m.row_of.emplace(id, m.ids.size());
-  m.ids.push_back(id);
-  m.rows.insert(m.rows.end(), vector.begin(), vector.end());
+  m.flat->upsert(id, m.scratch.data());
+  if (m.build) m.log_op(id, m.scratch.data());
+  else m.maybe_start_build();
+}
+
+void VectorIndex::add_batch(std::span<const EntryId> ids, std::span<const float> vectors) {
+  Impl& m = *impl_;
+  const std::size_t d = m.config.dim;
+  if (vectors.size() != ids.size() * d) m.check_dim(ids.empty() ? 0 : vectors.size() / ids.size(), "a batch vector");
+  for (EntryId id : ids)
+    if (id <= 0) throw InvalidArgument("VectorIndex: entry ids must be positive. Remediation: use ids assigned by the store.");
+  if (!m.hnsw) {
+    for (std::size_t i = 0; i < ids.size(); ++i) add(ids[i], vectors.subspan(i * d, d));
+    return;
+  }
+  // Present ids are updated one by one; new ones are inserted by several threads. A batch
+  // that repeats a new id would race two inserters on one label, so the last copy wins.
+  const std::size_t rb = m.codec.row_bytes();
+  std::vector<std::size_t> fresh;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (m.hnsw->contains(ids[i])) {
+      m.codec.encode(vectors.subspan(i * d, d), m.scratch.data());
+      m.hnsw->upsert(ids[i], m.scratch.data());
+    } else {
+      fresh.push_back(i);
+    }
+  }
+  std::stable_sort(fresh.begin(), fresh.end(), [&](std::size_t a, std::size_t b) { return ids[a] < ids[b]; });
+  std::vector<EntryId> unique_ids;
+  std::vector<std::byte> unique_rows;
+  unique_ids.reserve(fresh.size());
+  unique_rows.reserve(fresh.size() * rb);
+  for (std::size_t j = 0; j < fresh.size(); ++j) {
+    if (j + 1 < fresh.size() && ids[fresh[j + 1]] == ids[fresh[j]]) continue;
+    unique_ids.push_back(ids[fresh[j]]);
+    unique_rows.resize(unique_rows.size() + rb);
+    m.codec.encode(vectors.subspan(fresh[j] * d, d), unique_rows.data() + unique_rows.size() - rb);
+  }
+  m.hnsw->insert_bulk(unique_ids, unique_rows.data(), m.build_threads());
 }
 
 bool VectorIndex::remove(EntryId id) {
-  auto& m = *impl_;
-  auto it = m.row_of.find(id);
-  if (it == m.row_of.end()) return false;
-  const std::size_t d = m.config.dim, hole = it->second, last = m.ids.size() - 1;
-  if (hole != last) {
-    std::copy_n(m.rows.begin() + static_cast<std::ptrdiff_t>(last * d), d,
-                m.rows.begin() + static_cast<std::ptrdiff_t>(hole * d));
-    m.ids[hole] = m.ids[last];
-    m.row_of[m.ids[hole]] = hole;
+  Impl& m = *impl_;
+  if (m.hnsw) {
+    if (!m.hnsw->remove(id)) return false;
+    if (m.config.kind == IndexKind::kAuto && m.hnsw->size() < m.low_water()) m.to_flat();
+    return true;
   }
-  m.ids.pop_back();
-  m.rows.resize(m.ids.size() * d);
-  m.row_of.erase(it);
+  if (!m.flat->remove(id)) return false;
+  if (m.build) {
+    if (m.flat->size() < m.low_water()) m.cancel_build();
+    else m.log_op(id, nullptr);
+  }
   return true;
 }
 
-bool VectorIndex::contains(EntryId id) const { return impl_->row_of.contains(id); }
+bool VectorIndex::contains(EntryId id) const {
+  return impl_->hnsw ? impl_->hnsw->contains(id) : impl_->flat->contains(id);
+}
 
 std::vector<Candidate> VectorIndex::search(std::span<const float> query, std::size_t k) const {
-  const auto& m = *impl_;
-  const std::size_t d = m.config.dim, n = m.ids.size();
-  std::vector<Candidate> all(n);
-  for (std::size_t r = 0; r < n; ++r) {
-    const float* row = m.rows.data() + r * d;
-    float dot = 0;
-    for (std::size_t j = 0; j < d; ++j) dot += row[j] * query[j];
-    all[r] = {m.ids[r], dot};
-  }
-  k = std::min(k, n);
-  auto better = [](const Candidate& a, const Candidate& b) {
-    return a.score != b.score ? a.score > b.score : a.id < b.id;
-  };
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), better);
-  all.resize(k);
-  return all;
+  const Impl& m = *impl_;
+  m.check_dim(query.size(), "the query");
+  const std::vector<Scored> found =
+      m.hnsw ? m.hnsw->search(query, k) : m.flat->search(query, k, m.config.search_threads);
+  std::vector<Candidate> out;
+  out.reserve(found.size());
+  for (const Scored& s : found) out.push_back({s.id, s.score});
+  return out;
 }
 
-std::size_t VectorIndex::size() const { return impl_->ids.size(); }
-std::size_t VectorIndex::dim() const { return impl_->config.dim; }
-std::size_t VectorIndex::memory_bytes() const {
-  return impl_->rows.capacity() * sizeof(float) + impl_->ids.capacity() * sizeof(EntryId) +
-         impl_->row_of.size() * 32;
+std::optional<std::vector<float>> VectorIndex::stored_vector(EntryId id) const {
+  const Impl& m = *impl_;
+  const std::byte* row = m.hnsw ? m.hnsw->find(id) : m.flat->find(id);
+  if (row == nullptr) return std::nullopt;
+  std::vector<float> out(m.config.dim);
+  m.codec.decode(row, out.data());
+  return out;
 }
-bool VectorIndex::exact_scores() const { return true; }
-const char* VectorIndex::describe() const { return "flat-f32"; }
+
+bool VectorIndex::build_pending() const { return impl_->build != nullptr; }
+
+void VectorIndex::finish_build() {
+  if (impl_->build) impl_->complete_build();
+}
+
+std::size_t VectorIndex::size() const { return impl_->size(); }
+std::size_t VectorIndex::dim() const { return impl_->config.dim; }
+
+std::size_t VectorIndex::memory_bytes() const {
+  const Impl& m = *impl_;
+  std::size_t bytes = sizeof(Impl) + m.scratch.capacity();
+  if (m.flat) bytes += m.flat->memory_bytes();
+  if (m.hnsw) bytes += m.hnsw->memory_bytes();
+  return bytes;
+}
+
+bool VectorIndex::exact_scores() const { return impl_->config.element == ElementType::kF32; }
+
+const char* VectorIndex::describe() const {
+  return layout_name(impl_->hnsw != nullptr, impl_->config.element);
+}
+
+const char* VectorIndex::kernel_name() { return detail::to_string(detail::kernels().level); }
 
 }  // namespace engram

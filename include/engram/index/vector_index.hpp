@@ -1,17 +1,37 @@
 #pragma once
 // VectorIndex: the semantic index of one namespace. It maps EntryId -> unit vector and
-// answers top-k inner-product (cosine) queries. Rows are dense; remove() moves the last row
-// into the hole, so there are no tombstones and no compaction.
+// answers top-k inner-product (cosine) queries.
+//
+// Layouts (IndexConfig::kind):
+//   kFlat  dense rows in the element type (f32, f16 or int8), scanned with SIMD kernels chosen
+//          at run time (AVX-512/VNNI, AVX2, portable); remove() moves the last row into the
+//          hole, so there are no tombstones and no compaction. Large namespaces are scanned by
+//          up to IndexConfig::search_threads threads (a shared pool).
+//   kHnsw  an HNSW graph (hnswlib) over the same element type; deleted slots are reused.
+//   kAuto  flat until the namespace grows past hnsw.auto_threshold entries, HNSW from then on,
+//          flat again when it shrinks below half of that (hysteresis). The flat -> HNSW build
+//          runs on a background thread by default (IndexTuning::background_build): the flat
+//          layout keeps answering, and the switch happens inside a later add()/remove() once
+//          the graph has caught up. Every entry stays findable across a switch: both layouts
+//          store the same encoded rows, so a switch re-links, it never re-quantizes.
 //
 // Thread safety: search() and the const accessors may run concurrently with each other;
-// add() and remove() need exclusive access (SemanticCache holds its index lock).
+// add(), add_batch(), remove() and finish_build() need exclusive access (SemanticCache holds
+// its index lock shared for searches and exclusively for writes). Nothing here blocks on I/O.
 //
-// Scores: with ElementType::kF32 and a flat layout, scores are exact cosines. With f16/int8
-// or HNSW, they are approximate; exact_scores() says so, and the caller re-scores candidates
-// against the stored float32 embedding before any threshold test.
+// Scores: with ElementType::kF32 every returned score is the exact inner product (also with
+// HNSW: the graph may miss a neighbour, recall < 1, but the scores it returns are exact), and
+// exact_scores() is true. With f16 or int8 scores are approximate (int8: |error| is typically
+// < 0.01); exact_scores() is false and the caller re-scores candidates against the stored
+// float32 embedding before any threshold test.
+//
+// Memory: flat rows cost dim * element size bytes plus ~25-35 bytes per entry (id array,
+// id map, chunk slack at large N); HNSW adds its graph (~(2 * M + 1) * 4 + 60 bytes per entry)
+// and ~2.6 MiB of fixed hnswlib locks per HNSW namespace. memory_bytes() reports it.
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -28,6 +48,13 @@ struct IndexConfig {
   std::size_t search_threads = 1;
 };
 
+// Rarely needed knobs, kept out of IndexConfig so existing aggregate initializations of it
+// stay complete.
+struct IndexTuning {
+  bool background_build = true;  // kAuto: build the HNSW graph off the caller's thread
+  std::size_t build_threads = 0; // hnswlib inserters for bulk builds; 0 = search_threads
+};
+
 struct Candidate {
   EntryId id = 0;
   float score = 0;  // inner product with the query; higher is more similar
@@ -35,27 +62,42 @@ struct Candidate {
 
 class VectorIndex {
  public:
-  explicit VectorIndex(const IndexConfig& config);
+  explicit VectorIndex(const IndexConfig& config, const IndexTuning& tuning = {});
   ~VectorIndex();
   VectorIndex(VectorIndex&&) noexcept;
   VectorIndex& operator=(VectorIndex&&) noexcept;
   VectorIndex(const VectorIndex&) = delete;
   VectorIndex& operator=(const VectorIndex&) = delete;
 
-  // Adds or replaces the vector of `id`. Precondition: vector.size() == dim, unit length.
+  // Adds or replaces the vector of `id`. Precondition: unit length. Throws InvalidArgument if
+  // vector.size() != dim() or id <= 0 (nothing changes).
   void add(EntryId id, std::span<const float> vector);
+  // Adds many (e.g. the rebuild at open): ids.size() * dim() floats, row-major. In the HNSW
+  // layout the graph is built with several threads. Same preconditions as add().
+  void add_batch(std::span<const EntryId> ids, std::span<const float> vectors);
   // Removes `id`; false if it was not present.
   bool remove(EntryId id);
   bool contains(EntryId id) const;
-  // Up to k candidates, best first. Precondition: query.size() == dim, unit length.
+  // Up to k candidates, best first (ties: lower id first). Throws InvalidArgument if
+  // query.size() != dim(). Precondition: unit length.
   std::vector<Candidate> search(std::span<const float> query, std::size_t k) const;
+
+  // The stored vector of `id` decoded to float (exact for f32, dequantized for f16/int8).
+  std::optional<std::vector<float>> stored_vector(EntryId id) const;
+
+  // kAuto: true while a background flat -> HNSW build is running.
+  bool build_pending() const;
+  // Waits for a pending background build and switches to it (exclusive, like add()).
+  void finish_build();
 
   std::size_t size() const;
   std::size_t dim() const;
   std::size_t memory_bytes() const;
   bool exact_scores() const;
-  // Human-readable layout, e.g. "flat-f32" or "hnsw-int8".
+  // Human-readable current layout: "flat-f32", "flat-f16", "flat-int8", "hnsw-f32", ...
   const char* describe() const;
+  // The dot-product kernel level in use: "avx512vnni", "avx512", "avx2" or "scalar".
+  static const char* kernel_name();
 
  private:
   struct Impl;

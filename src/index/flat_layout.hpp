@@ -1,0 +1,83 @@
+#pragma once
+// The flat layout of one namespace: rows in the stored element format, kept dense in
+// fixed-size chunks (a power of two of rows, about 1-2 MiB each), a parallel id array per
+// chunk, and an IdMap from id to global row index.
+//
+// Why chunks: growth never copies the whole matrix (a put into a 150 MB namespace does not
+// stall on a realloc), the last chunk grows by 1.25x so the slack stays small, and chunks are
+// the natural unit for splitting a scan across threads. remove() moves the globally last row
+// into the hole, so every chunk but the last is always full and there are no tombstones.
+//
+// Thread safety: const members may run concurrently; upsert/remove/clear need exclusivity.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "codec.hpp"
+#include "id_map.hpp"
+#include "topk.hpp"
+
+namespace engram::detail {
+
+class FlatLayout {
+ public:
+  explicit FlatLayout(const Codec& codec);
+  ~FlatLayout();
+  FlatLayout(const FlatLayout&) = delete;
+  FlatLayout& operator=(const FlatLayout&) = delete;
+
+  std::size_t size() const noexcept { return size_; }
+  bool contains(EntryId id) const noexcept { return find(id) != nullptr; }
+  // The stored row of `id`, or nullptr.
+  const std::byte* find(EntryId id) const noexcept;
+
+  // Adds `id` or overwrites its row. `row` holds codec.row_bytes() bytes.
+  void upsert(EntryId id, const std::byte* row);
+  bool remove(EntryId id);
+  void clear() noexcept;
+
+  // Top k by score (cosine units), scanning with up to `threads` threads when the namespace
+  // is large enough for that to pay off.
+  std::vector<Scored> search(std::span<const float> query, std::size_t k,
+                             std::size_t threads) const;
+
+  // Visits every (id, row) in row order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t r = 0; r < size_; ++r) f(id_at(r), row_at(r));
+  }
+
+  std::size_t memory_bytes() const noexcept;
+  std::size_t chunk_rows() const noexcept { return std::size_t{1} << chunk_shift_; }
+
+ private:
+  struct Chunk {
+    std::byte* data = nullptr;        // capacity * row_bytes, 64-byte aligned
+    std::unique_ptr<EntryId[]> ids;   // capacity
+    std::size_t capacity = 0;
+  };
+
+  EntryId id_at(std::size_t r) const noexcept {
+    return chunks_[r >> chunk_shift_].ids[r & chunk_mask_];
+  }
+  std::byte* row_at(std::size_t r) const noexcept {
+    return chunks_[r >> chunk_shift_].data + (r & chunk_mask_) * row_bytes_;
+  }
+  void grow_for(std::size_t row);
+  void free_chunk(Chunk& c) noexcept;
+  void scan_rows(const void* query, float scale, std::size_t begin, std::size_t end,
+                 TopK& top) const;
+
+  Codec codec_;
+  std::size_t row_bytes_;
+  std::size_t chunk_shift_;
+  std::size_t chunk_mask_;
+  std::vector<Chunk> chunks_;
+  std::size_t size_ = 0;
+  IdMap map_;
+};
+
+}  // namespace engram::detail
