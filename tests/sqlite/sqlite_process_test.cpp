@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
@@ -153,12 +154,13 @@ TEST(SqliteProcesses, LockHeldPastTimeoutThrowsStoreUnavailable) {
   EXPECT_TRUE(s.integrity_check());
 }
 
-// A child inserts numbered batches (one insert_many each, every row tagged with its batch)
-// and reports each batch number on a pipe after insert_many returned, i.e. after COMMIT. The
-// parent SIGKILLs it at a random moment, 20 times over the same file. Afterwards the rows
-// must be exactly whole batches 1..n with no gap, where n is the last reported batch or the
-// one after it (committed, killed before the report could be written): never a partial
-// batch, never a reported batch missing.
+// A child inserts numbered batches (one insert_many each, every row tagged with its batch).
+// Around each insert_many it reports on a pipe "starting batch b" and, after insert_many
+// returned (i.e. after COMMIT), "batch b committed". The parent SIGKILLs it at a random
+// moment, 20 times over the same file. Afterwards the rows must be exactly whole batches
+// 1..n with no gap, where n is the last batch reported committed, or the one after it only if
+// that batch had been started (it committed but the child died before reporting): never a
+// partial batch, never a reported batch missing, never a batch that was not started.
 TEST(SqliteProcesses, SigkillMidBatchNeverLosesOrHalfWritesABatch) {
   TempDir dir;
   const auto path = dir / "crash.db";
@@ -166,8 +168,9 @@ TEST(SqliteProcesses, SigkillMidBatchNeverLosesOrHalfWritesABatch) {
   constexpr int kRounds = 20;
   constexpr int kBatch = 150;
   std::mt19937 rng(12345);
-  std::int64_t committed = 0;  // batches known to be in the file
-  int inflight_commits = 0;    // rounds where the unreported batch turned out committed
+  std::int64_t committed = 0;      // batches known to be in the file
+  int killed_in_flight = 0;        // rounds killed between "starting" and "committed"
+  int in_flight_survived = 0;      // ... where the batch turned out committed anyway
 
   for (int round = 0; round < kRounds; ++round) {
     Pipe reports;
@@ -180,20 +183,31 @@ TEST(SqliteProcesses, SigkillMidBatchNeverLosesOrHalfWritesABatch) {
         batch.reserve(kBatch);
         for (int i = 0; i < kBatch; ++i)
           batch.push_back(make_entry("crash", std::to_string(b) + "/" + std::to_string(i), batch_metadata(b)));
+        reports.send(2 * b);  // starting b
         s.insert_many(batch);
-        reports.send(b);
+        reports.send(2 * b + 1);  // b committed
       }
     });
     reports.close_write();
-    const int wait_reports = 1 + static_cast<int>(rng() % 4);
-    std::int64_t last_reported = committed;
+    const int wait_commits = 1 + static_cast<int>(rng() % 4);
+    std::int64_t last_committed = committed;
+    std::int64_t last_started = committed;
     std::int64_t v = 0;
-    for (int i = 0; i < wait_reports && reports.receive(v); ++i) last_reported = v;
+    auto note = [&](std::int64_t report) {
+      if (report % 2 == 0) last_started = report / 2;
+      else last_committed = report / 2;
+    };
+    for (int done = 0; done < wait_commits && reports.receive(v);) {
+      note(v);
+      if (v % 2 == 1) ++done;
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
     ::kill(pid, SIGKILL);
     ASSERT_EQ(wait_child(pid), 128 + SIGKILL) << "the writer must die by SIGKILL, not exit on its own";
-    while (reports.receive(v)) last_reported = v;  // reports written before the kill
-    ASSERT_GE(last_reported, committed + 1) << "round " << round;
+    while (reports.receive(v)) note(v);  // reports written before the kill
+    ASSERT_GE(last_committed, committed + 1) << "round " << round;
+    const bool in_flight = last_started == last_committed + 1;
+    ASSERT_TRUE(in_flight || last_started == last_committed) << "round " << round;
 
     auto s = open_store(path);
     ASSERT_TRUE(s.integrity_check()) << "round " << round;
@@ -204,8 +218,14 @@ TEST(SqliteProcesses, SigkillMidBatchNeverLosesOrHalfWritesABatch) {
     });
     ASSERT_FALSE(rows_per_batch.empty());
     const std::int64_t present = rows_per_batch.rbegin()->first;
-    EXPECT_TRUE(present == last_reported || present == last_reported + 1)
-        << "round " << round << ": batches up to " << present << " present, last reported " << last_reported;
+    if (in_flight) {
+      ++killed_in_flight;
+      EXPECT_TRUE(present == last_committed || present == last_committed + 1)
+          << "round " << round << ": batches up to " << present << " present, last committed " << last_committed;
+      if (present == last_committed + 1) ++in_flight_survived;
+    } else {
+      EXPECT_EQ(present, last_committed) << "round " << round << ": killed between batches";
+    }
     EXPECT_EQ(rows_per_batch.size(), static_cast<std::size_t>(present)) << "a gap in the batches";
     for (const auto& [batch, rows] : rows_per_batch) {
       EXPECT_EQ(rows, static_cast<std::size_t>(kBatch)) << "batch " << batch << " is partial";
@@ -213,12 +233,19 @@ TEST(SqliteProcesses, SigkillMidBatchNeverLosesOrHalfWritesABatch) {
     EXPECT_EQ(s.count(), static_cast<std::size_t>(present * kBatch));
     EXPECT_EQ(s.read_version_counter(), static_cast<std::uint64_t>(present * kBatch))
         << "counter and rows committed together";
-    if (present == last_reported + 1) ++inflight_commits;
+    auto feed = s.changes_since(0, 1'000'000);
+    ASSERT_TRUE(feed.has_value());
+    EXPECT_EQ(feed->size(), static_cast<std::size_t>(present * kBatch)) << "one change per committed row";
     committed = present;
     if (::testing::Test::HasFailure()) break;
   }
-  RecordProperty("rounds_with_unreported_commit", inflight_commits);
+  // How often the kill landed inside insert_many (rolled back or not) is reported, not
+  // asserted: it depends on timing. In practice most rounds are.
+  RecordProperty("rounds_killed_in_flight", killed_in_flight);
+  RecordProperty("in_flight_batches_committed", in_flight_survived);
   RecordProperty("batches_committed", static_cast<int>(committed));
+  std::printf("crash test: %d of %d kills landed inside insert_many, %d of those had committed\n",
+              killed_in_flight, kRounds, in_flight_survived);
 }
 
 TEST(SqliteProcesses, SnapshotsAndReadsWhileAnotherProcessWrites) {

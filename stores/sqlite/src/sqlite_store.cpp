@@ -302,13 +302,13 @@ SqliteStore::SqliteStore(std::filesystem::path path, SqliteOptions options)
 SqliteStore::~SqliteStore() { close(); }
 
 SqliteStore::SqliteStore(SqliteStore&& other) noexcept
-    : impl_(std::move(other.impl_)), path_(other.path_), options_(other.options_),
+    : impl_(std::move(other.impl_)), path_(std::move(other.path_)), options_(other.options_),
       closed_(std::exchange(other.closed_, true)) {}
 
 SqliteStore& SqliteStore::operator=(SqliteStore&& other) noexcept {
   if (this != &other) {
     impl_ = std::move(other.impl_);  // the replaced connection closes here
-    path_ = other.path_;
+    path_ = std::move(other.path_);
     options_ = other.options_;
     closed_ = std::exchange(other.closed_, true);
   }
