@@ -187,12 +187,14 @@ class SqliteStore {
   void iter_index_rows(IndexRowVisitor visit) const;
   // {"analyze", "checkpoint", "compact"}.
   std::vector<std::string> maintenance_kinds() const;
-  // page_size, page_count, freelist_count, journal_mode, file_bytes, wal_bytes,
-  // schema_version, entries... and last_<kind> (ms since epoch, or "never").
+  // backend, path, sqlite_version, schema_version, page_size, page_count, freelist_count,
+  // journal_mode, change_log_rows, file_bytes, wal_bytes (0 in memory), and last_<kind>
+  // for each maintenance kind (ms since the epoch of the last successful start, or "never").
   std::map<std::string, std::string> maintenance_state() const;
   // "analyze" -> ANALYZE; "checkpoint" -> PRAGMA wal_checkpoint(TRUNCATE); "compact" ->
-  // VACUUM. Records the run time in meta ("maintenance.last_<kind>").
-  // Throws InvalidArgument (unknown kind), StoreUnavailable (busy), CheckpointError.
+  // VACUUM. Records the run time in meta ("maintenance.last_<kind>"; restored if the run
+  // fails). No version bump. Throws InvalidArgument (unknown kind), StoreUnavailable (busy,
+  // or a checkpoint that readers kept from finishing), StoreCorrupt, CheckpointError.
   void run_maintenance(std::string_view kind);
 
  private:
