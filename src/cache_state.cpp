@@ -53,8 +53,7 @@ NamespaceState& CacheState::namespace_for(std::string_view ns) {
   return *it->second;
 }
 
-void CacheState::upsert(const EntryInfo& entry) {
-  NamespaceState& ns = namespace_for(entry.ns);
+void CacheState::place(NamespaceState& ns, const EntryInfo& entry) {
   if (auto existing = ids_.find(entry.id);
       existing != ids_.end() && (existing->second.ns != &ns || existing->second.hash != entry.hash)) {
     remove(entry.id);  // the id moved to another key (only a replaced store does this)
@@ -66,9 +65,29 @@ void CacheState::upsert(const EntryInfo& entry) {
   slot.id = entry.id;
   slot.created_ms = to_ms(entry.created_at);
   slot.expires_ms = expiry_ms(entry.created_at, entry.ttl);
-  ns.index.add(entry.id, entry.embedding);
   ids_[entry.id] = EntryRef{&ns, &slot, entry.hash};
   drop_payload(entry.id);  // the text may have changed; it is re-read or re-cached by the caller
+}
+
+void CacheState::upsert(const EntryInfo& entry) {
+  NamespaceState& ns = namespace_for(entry.ns);
+  place(ns, entry);
+  ns.index.add(entry.id, entry.embedding);
+}
+
+void CacheState::upsert_many(std::string_view ns_name, std::span<const EntryInfo> entries) {
+  if (entries.empty()) return;
+  NamespaceState& ns = namespace_for(ns_name);
+  std::vector<EntryId> ids;
+  std::vector<float> vectors;
+  ids.reserve(entries.size());
+  vectors.reserve(entries.size() * ns.index.dim());
+  for (const EntryInfo& entry : entries) {
+    place(ns, entry);
+    ids.push_back(entry.id);
+    vectors.insert(vectors.end(), entry.embedding.begin(), entry.embedding.end());
+  }
+  ns.index.add_batch(ids, vectors);
 }
 
 void CacheState::cache_payload(EntryId id, std::shared_ptr<const Payload> payload) {

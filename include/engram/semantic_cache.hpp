@@ -33,6 +33,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -397,6 +398,7 @@ class SemanticCache {
 
  private:
   static constexpr std::size_t kSyncBatch = 4096;
+  static constexpr std::size_t kRebuildChunk = 8192;  // rows per bulk index insertion
   using Clock = std::chrono::steady_clock;
 
   Timestamp now() const { return options_.clock ? options_.clock() : detail::system_now(); }
@@ -612,27 +614,39 @@ class SemanticCache {
     emit("sync", EventAttrs{});
   }
 
-  // Reloads the in-memory layers from the store. Needs both locks.
+  // Reloads the in-memory layers from the store, a namespace's rows at a time through the
+  // index's bulk path. Needs both locks.
   void rebuild_locked() {
     write_touches_locked(state_.take_touches());
     state_.clear();
     const std::uint64_t version = store_.read_version_counter();
-    auto apply_row = [&](EntryId id, const std::string& ns, const QueryHash& hash, Timestamp created_at,
-                         std::optional<Millis> ttl, const std::vector<float>& embedding) {
-      check_stored_dim(id, embedding);
-      state_.upsert({id, ns, hash, created_at, ttl, embedding});
+    struct Pending {
+      std::vector<IndexRow> rows;
+      void load(detail::CacheState& state, const std::string& ns) {
+        std::vector<detail::EntryInfo> infos;
+        infos.reserve(rows.size());
+        for (const IndexRow& r : rows) infos.push_back({r.id, ns, r.query_hash, r.created_at, r.ttl, r.embedding});
+        state.upsert_many(ns, infos);
+        rows.clear();
+      }
+    };
+    std::map<std::string, Pending, std::less<>> pending;
+    auto take = [&](IndexRow row) {
+      check_stored_dim(row.id, row.embedding);
+      auto it = pending.find(row.ns);
+      if (it == pending.end()) it = pending.emplace(row.ns, Pending{}).first;
+      it->second.rows.push_back(std::move(row));
+      if (it->second.rows.size() >= kRebuildChunk) it->second.load(state_, it->first);
+      return true;
     };
     if constexpr (IndexRowStore<S>) {
-      store_.iter_index_rows([&](const IndexRow& r) {
-        apply_row(r.id, r.ns, r.query_hash, r.created_at, r.ttl, r.embedding);
-        return true;
-      });
+      store_.iter_index_rows([&](const IndexRow& r) { return take(r); });
     } else {
       store_.iter_all([&](const StoredEntry& e) {
-        apply_row(e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding);
-        return true;
+        return take(IndexRow{e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding});
       });
     }
+    for (auto& [ns, rows] : pending) rows.load(state_, ns);
     local_version_ = version;
     rebuilds_.fetch_add(1, std::memory_order_relaxed);
     emit("rebuild", EventAttrs{});

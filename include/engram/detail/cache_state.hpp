@@ -94,6 +94,9 @@ class CacheState {
   // Adds or replaces an entry (by id, and by (ns, hash): a different id holding the same key
   // is dropped first).
   void upsert(const EntryInfo& entry);
+  // Same as upsert() for many entries of one namespace, with one bulk index insertion (the
+  // rebuild at open). Every entry's ns must equal `ns`.
+  void upsert_many(std::string_view ns, std::span<const EntryInfo> entries);
   void cache_payload(EntryId id, std::shared_ptr<const Payload> payload);
   bool remove(EntryId id);
   void clear();
@@ -112,6 +115,8 @@ class CacheState {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
+  // The exact-map side of upsert(): drops conflicting older state, fills the slot and id map.
+  void place(NamespaceState& ns, const EntryInfo& entry);
   void evict_payloads();
   void drop_payload(EntryId id);
 
