@@ -16,6 +16,8 @@
 //    equals the version of the latest change (0 on a fresh store). update_access, touches,
 //    quotas and meta do not move it.
 //  - Namespaces are arbitrary byte strings, compared exactly ("a" and "a:b" are unrelated).
+//  - Optional: `static constexpr const char* kBackendName` names the backend in
+//    SemanticCache::health() (otherwise "custom").
 
 #include <concepts>
 #include <cstddef>

@@ -188,6 +188,7 @@ class DictStore {
   };
 
   static constexpr int kSchemaVersion = 1;
+  static constexpr const char* kBackendName = "dict";  // reported by SemanticCache::health()
 
   // A new, empty backing. Throws InvalidArgument if change_log_retention is 0.
   static Location make_location(Options options) {
