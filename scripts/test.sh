@@ -3,7 +3,8 @@
 # redis-server on a free loopback port).
 #   scripts/test.sh                 RelWithDebInfo build in build/test
 #   ENGRAM_SANITIZE=address,undefined scripts/test.sh    sanitizer build in build/asan
-#   ENGRAM_SANITIZE=thread ENGRAM_TEST_FILTER=Concurrency scripts/test.sh   (TSan subset)
+#   ENGRAM_SANITIZE=thread ENGRAM_TEST_FILTER=Concurrency \
+#     ENGRAM_BUILD_TARGETS="cache_test engram_index_concurrency_tests" scripts/test.sh  (TSan subset)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
@@ -16,7 +17,9 @@ case "$sanitize" in
 esac
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENGRAM_SANITIZE="$sanitize" \
   -DENGRAM_BUILD_TESTS=ON -DENGRAM_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$build" -j"$(nproc)"
+targets=()
+for t in ${ENGRAM_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build" -j"$(nproc)" "${targets[@]}"
 
 filter=()
 [ -n "${ENGRAM_TEST_FILTER:-}" ] && filter=(-R "$ENGRAM_TEST_FILTER")
