@@ -1,0 +1,219 @@
+// Index-level benchmarks: flat scans per element type, HNSW at growing N with recall@1 and
+// build time, and the single-core streaming bandwidth every flat scan is compared with.
+//
+//   stream/read          GB/s of a plain single-core read over 512 MiB (the bw reference)
+//   flat/<elem>/<N>x<d>  one top-4 search, single-threaded (and f32 with 2 threads)
+//   hnsw/<elem>/<N>x<d>  one top-4 search at ef_search 64 (M 16, ef_construction 200); the
+//                        graph is built once with 2 threads (build_s counter)
+// Queries: "semantic" = paraphrases of stored vectors at cosine 0.95 (what a semantic hit
+// looks like); "random" = unrelated unit vectors (the worst case for HNSW: in 384-d random
+// data every neighbour is nearly equidistant). recall = recall@1 against exact f32 search.
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "bench_common.hpp"
+#include "engram/index/vector_index.hpp"
+
+namespace engram::bench {
+namespace {
+
+std::size_t element_bytes(ElementType e) { return e == ElementType::kF32 ? 4 : e == ElementType::kF16 ? 2 : 1; }
+
+const std::vector<float>& dataset(std::size_t n, std::size_t d) {
+  static std::map<std::pair<std::size_t, std::size_t>, std::vector<float>> cache;
+  auto& v = cache[{n, d}];
+  if (v.empty()) v = unit_vectors(n, d, 1000 + d);  // prefixes agree across n
+  return v;
+}
+
+enum class QueryKind { kSemantic, kRandom };
+
+const std::vector<std::vector<float>>& queries(std::size_t n, std::size_t d, QueryKind kind, std::size_t count) {
+  static std::map<std::tuple<std::size_t, std::size_t, int, std::size_t>, std::vector<std::vector<float>>> cache;
+  auto& qs = cache[{n, d, static_cast<int>(kind), count}];
+  if (!qs.empty()) return qs;
+  const auto& data = dataset(n, d);
+  std::uint64_t s = 77;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (kind == QueryKind::kSemantic) {
+      const std::size_t j = splitmix64(s) % n;
+      qs.push_back(paraphrase(std::span<const float>(data).subspan(j * d, d), 0.95, 5000 + i));
+    } else {
+      std::vector<float> q(d);
+      random_unit_vector(q, 9'000'000 + i);
+      qs.push_back(std::move(q));
+    }
+  }
+  return qs;
+}
+
+std::vector<EntryId> ids_for(std::size_t n) {
+  std::vector<EntryId> ids(n);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<EntryId>(i + 1);
+  return ids;
+}
+
+// Exact top-1 (flat f32, threaded) for each query.
+const std::vector<EntryId>& truth(std::size_t n, std::size_t d, QueryKind kind, std::size_t count) {
+  static std::map<std::tuple<std::size_t, std::size_t, int, std::size_t>, std::vector<EntryId>> cache;
+  auto& t = cache[{n, d, static_cast<int>(kind), count}];
+  if (!t.empty()) return t;
+  VectorIndex exact(IndexConfig{d, IndexKind::kFlat, ElementType::kF32, HnswParams{}, 2});
+  exact.add_batch(ids_for(n), std::span<const float>(dataset(n, d)).first(n * d));
+  for (const auto& q : queries(n, d, kind, count)) t.push_back(exact.search(q, 1).at(0).id);
+  return t;
+}
+
+double recall_at_1(const VectorIndex& index, std::size_t n, std::size_t d, QueryKind kind, std::size_t count) {
+  const auto& qs = queries(n, d, kind, count);
+  const auto& t = truth(n, d, kind, count);
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    const auto r = index.search(qs[i], 1);
+    if (!r.empty() && r[0].id == t[i]) ++hits;
+  }
+  return static_cast<double>(hits) / static_cast<double>(qs.size());
+}
+
+void bm_stream(benchmark::State& state) {
+  Latencies lat;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    benchmark::DoNotOptimize(stream_bandwidth_gbs());
+    lat.add(Clock::now() - t0);
+  }
+  Row row{"stream read (1 core)", std::to_string(stream_bandwidth_gbs()).substr(0, 5) + " GB/s"};
+  row.bw_frac = 1.0;
+  row.ops_s = 0;
+  publish(state, lat, row);
+  state.counters["GBps"] = stream_bandwidth_gbs();
+}
+
+void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, std::size_t threads) {
+  const double stream = stream_bandwidth_gbs();  // measured before the index takes memory
+  VectorIndex index(IndexConfig{d, IndexKind::kFlat, e, HnswParams{}, threads});
+  index.add_batch(ids_for(n), std::span<const float>(dataset(n, d)).first(n * d));
+  const std::size_t q_count = 200;
+  const auto& qs = queries(n, d, QueryKind::kSemantic, q_count);
+  Latencies lat;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& q = qs[i++ % qs.size()];
+    const auto t0 = Clock::now();
+    auto r = index.search(q, 4);
+    lat.add(Clock::now() - t0);
+    benchmark::DoNotOptimize(r.data());
+  }
+  const double p50_s = lat.percentile(50) / 1e6;
+  const double bytes = static_cast<double>(n * d * element_bytes(e));
+  Row row{"flat scan", std::string(index.describe()) + (threads > 1 ? " x" + std::to_string(threads) + " threads" : "")};
+  row.n = static_cast<double>(n);
+  row.d = static_cast<double>(d);
+  row.bw_frac = bytes / p50_s / 1e9 / stream;
+  row.recall = recall_at_1(index, n, d, QueryKind::kSemantic, q_count);
+  row.bytes_per_entry = static_cast<double>(index.memory_bytes()) / static_cast<double>(n);
+  publish(state, lat, row);
+  state.counters["GBps"] = bytes / p50_s / 1e9;
+  state.counters["kernels"] = 0;
+  state.SetLabel(row.workload + "|" + row.mode);
+}
+
+struct BuiltHnsw {
+  std::unique_ptr<VectorIndex> index;
+  double build_s = 0;
+};
+
+BuiltHnsw& hnsw(ElementType e, std::size_t n, std::size_t d) {
+  static std::map<std::tuple<int, std::size_t, std::size_t>, BuiltHnsw> cache;
+  auto& b = cache[{static_cast<int>(e), n, d}];
+  if (b.index) return b;
+  const auto& data = dataset(n, d);
+  b.index = std::make_unique<VectorIndex>(IndexConfig{d, IndexKind::kHnsw, e, HnswParams{}, 1},
+                                          IndexTuning{.background_build = false, .build_threads = 2});
+  const auto t0 = Clock::now();
+  b.index->add_batch(ids_for(n), std::span<const float>(data).first(n * d));
+  b.build_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return b;
+}
+
+void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, QueryKind kind) {
+  BuiltHnsw& b = hnsw(e, n, d);
+  const std::size_t q_count = n >= 1'000'000 ? 500 : 1000;
+  const auto& qs = queries(n, d, kind, q_count);
+  Latencies lat;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& q = qs[i++ % qs.size()];
+    const auto t0 = Clock::now();
+    auto r = b.index->search(q, 4);
+    lat.add(Clock::now() - t0);
+    benchmark::DoNotOptimize(r.data());
+  }
+  Row row{kind == QueryKind::kSemantic ? "hnsw search" : "hnsw search, random queries",
+          std::string(b.index->describe()) + " (build " + std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
+  row.n = static_cast<double>(n);
+  row.d = static_cast<double>(d);
+  row.recall = recall_at_1(*b.index, n, d, kind, q_count);
+  row.bytes_per_entry = static_cast<double>(b.index->memory_bytes()) / static_cast<double>(n);
+  publish(state, lat, row);
+  state.counters["build_s"] = b.build_s;
+}
+
+void register_all() {
+  const bool q = quick();
+  const int scan_iters = q ? 40 : 300;
+  benchmark::RegisterBenchmark("stream/read", bm_stream)->Iterations(1)->Unit(benchmark::kMillisecond);
+  struct Flat {
+    ElementType e;
+    std::size_t n, d, threads;
+  };
+  const std::vector<Flat> flats = {{ElementType::kF32, 100000, 384, 1},  {ElementType::kF16, 100000, 384, 1},
+                                   {ElementType::kInt8, 100000, 384, 1}, {ElementType::kInt8, 100000, 1536, 1},
+                                   {ElementType::kF32, 100000, 1536, 1}, {ElementType::kF32, 100000, 384, 2}};
+  for (const Flat& f : flats) {
+    const std::string name = std::string("flat/") + to_string(f.e) + "/" + std::to_string(f.n) + "x" +
+                             std::to_string(f.d) + "/threads:" + std::to_string(f.threads);
+    benchmark::RegisterBenchmark(name.c_str(), bm_flat, f.e, f.n, f.d, f.threads)
+        ->Iterations(scan_iters)
+        ->Unit(benchmark::kMicrosecond);
+  }
+  std::vector<std::size_t> sizes = {1000, 10000};
+  if (!q) sizes.push_back(100000);
+  for (ElementType e : {ElementType::kF32, ElementType::kInt8}) {
+    for (std::size_t n : sizes) {
+      for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) {
+        const std::string name = std::string("hnsw/") + to_string(e) + "/" + std::to_string(n) + "x384/" +
+                                 (kind == QueryKind::kSemantic ? "semantic" : "random");
+        benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind)
+            ->Iterations(q ? 500 : 5000)
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  // 1M x 384 int8 HNSW: long build (both cores), full runs only; ENGRAM_BENCH_HNSW_MAX caps
+  // N (e.g. 200000) when a million is too long for the machine at hand.
+  if (!q) {
+    std::size_t big = 1'000'000;
+    if (const char* cap = std::getenv("ENGRAM_BENCH_HNSW_MAX")) big = std::strtoull(cap, nullptr, 10);
+    if (big > 100000) {
+      for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) {
+        const std::string name = "hnsw/int8/" + std::to_string(big) + "x384/" +
+                                 (kind == QueryKind::kSemantic ? "semantic" : "random");
+        benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, ElementType::kInt8, big, std::size_t{384}, kind)
+            ->Iterations(5000)
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace engram::bench
+
+int main(int argc, char** argv) {
+  engram::bench::register_all();
+  std::printf("engram index benchmarks, kernels: %s\n", engram::VectorIndex::kernel_name());
+  return engram::bench::run_main(argc, argv);
+}
