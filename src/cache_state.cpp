@@ -15,13 +15,23 @@ const CacheState::EntryRef* CacheState::find_id(EntryId id) const {
   return it == ids_.end() ? nullptr : &it->second;
 }
 
-std::shared_ptr<const Payload> CacheState::cached_payload(EntryId id) const {
+const CacheState::CachedPayload* CacheState::use_payload(EntryId id) const {
   auto it = payloads_.find(id);
   if (it == payloads_.end()) return nullptr;
   // Only write the flag when it changes, so hot entries do not bounce a cache line.
   if (!it->second.referenced.load(std::memory_order_relaxed))
     it->second.referenced.store(true, std::memory_order_relaxed);
-  return it->second.payload;
+  return &it->second;
+}
+
+const Payload* CacheState::peek_payload(EntryId id) const {
+  const CachedPayload* cached = use_payload(id);
+  return cached ? cached->payload.get() : nullptr;
+}
+
+std::shared_ptr<const Payload> CacheState::cached_payload(EntryId id) const {
+  const CachedPayload* cached = use_payload(id);
+  return cached ? cached->payload : nullptr;
 }
 
 void CacheState::record_access(Slot& slot, std::int64_t now_ms) {
@@ -55,17 +65,17 @@ NamespaceState& CacheState::namespace_for(std::string_view ns) {
 
 void CacheState::place(NamespaceState& ns, const EntryInfo& entry) {
   if (auto existing = ids_.find(entry.id);
-      existing != ids_.end() && (existing->second.ns != &ns || existing->second.hash != entry.hash)) {
+      existing != ids_.end() && (existing->second.ns != &ns || existing->second.slot->hash != entry.hash)) {
     remove(entry.id);  // the id moved to another key (only a replaced store does this)
   }
-  if (auto same_key = ns.exact.find(entry.hash); same_key != ns.exact.end() && same_key->second.id != entry.id) {
-    remove(same_key->second.id);  // an older row for this key that we never saw deleted
+  if (const Slot* same_key = ns.exact.find(entry.hash); same_key && same_key->id != entry.id) {
+    remove(same_key->id);  // an older row for this key that we never saw deleted
   }
-  Slot& slot = ns.exact.try_emplace(entry.hash).first->second;
+  Slot& slot = ns.exact.find_or_insert(entry.hash);
   slot.id = entry.id;
   slot.created_ms = to_ms(entry.created_at);
   slot.expires_ms = expiry_ms(entry.created_at, entry.ttl);
-  ids_[entry.id] = EntryRef{&ns, &slot, entry.hash};
+  ids_[entry.id] = EntryRef{&ns, &slot};
   drop_payload(entry.id);  // the text may have changed; it is re-read or re-cached by the caller
 }
 
@@ -138,7 +148,7 @@ bool CacheState::remove(EntryId id) {
   const std::uint32_t pending = ref.slot->pending_hits.load(std::memory_order_relaxed);
   if (pending > 0) pending_touches_.fetch_sub(1, std::memory_order_relaxed);
   ref.ns->index.remove(id);
-  ref.ns->exact.erase(ref.hash);
+  ref.ns->exact.erase(ref.slot->hash);
   ids_.erase(it);
   drop_payload(id);
   return true;
@@ -161,6 +171,12 @@ std::vector<NamespaceState*> CacheState::namespaces() const {
   out.reserve(namespaces_.size());
   for (const auto& [name, ns] : namespaces_) out.push_back(ns.get());
   return out;
+}
+
+std::size_t CacheState::exact_map_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& [name, ns] : namespaces_) bytes += ns->exact.memory_bytes();
+  return bytes;
 }
 
 std::size_t CacheState::index_memory_bytes() const {

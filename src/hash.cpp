@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <string>
+
 #include "engram/normalize.hpp"
 
 namespace engram {
@@ -16,7 +18,9 @@ QueryHash hash_bytes(std::string_view bytes) noexcept {
 }
 
 QueryHash hash_query(std::string_view query, const NormalizeOptions& options) {
-  return hash_bytes(normalize_query(query, options));
+  thread_local std::string normalized;  // reused: the exact-hit path allocates nothing here
+  normalize_query_into(query, normalized, options);
+  return hash_bytes(normalized);
 }
 
 }  // namespace engram

@@ -26,8 +26,8 @@ bool is_unicode_space(utf8proc_int32_t cp) noexcept {
          cp == 0x205f || cp == 0x3000;
 }
 
-std::string normalize_ascii(std::string_view text) {
-  std::string out;
+void normalize_ascii(std::string_view text, std::string& out) {
+  out.clear();
   out.reserve(text.size());
   bool pending_space = false;
   for (unsigned char c : text) {
@@ -39,7 +39,6 @@ std::string normalize_ascii(std::string_view text) {
     pending_space = false;
     out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c));
   }
-  return out;
 }
 
 std::string normalize_unicode(std::string_view text, const NormalizeOptions& options) {
@@ -105,12 +104,18 @@ bool is_valid_utf8(std::string_view text) noexcept {
   return true;
 }
 
-std::string normalize_query(std::string_view text, const NormalizeOptions& options) {
-  if (is_ascii(text)) return normalize_ascii(text);  // NFKC and case folding agree on ASCII
+void normalize_query_into(std::string_view text, std::string& out, const NormalizeOptions& options) {
+  if (is_ascii(text)) return normalize_ascii(text, out);  // NFKC and case folding agree on ASCII
   if (!is_valid_utf8(text)) {
     throw InvalidArgument("query is not valid UTF-8. Remediation: decode or re-encode the text as UTF-8 before caching it.");
   }
-  return normalize_unicode(text, options);
+  out = normalize_unicode(text, options);
+}
+
+std::string normalize_query(std::string_view text, const NormalizeOptions& options) {
+  std::string out;
+  normalize_query_into(text, out, options);
+  return out;
 }
 
 }  // namespace engram

@@ -16,6 +16,10 @@ namespace engram {
 // Throws InvalidArgument if `text` is not valid UTF-8 (it is never hashed as garbage).
 std::string normalize_query(std::string_view text, const NormalizeOptions& options = {});
 
+// The same, written into `out` (its capacity is reused: no allocation for ASCII text once it
+// is large enough).
+void normalize_query_into(std::string_view text, std::string& out, const NormalizeOptions& options = {});
+
 // True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 bool is_valid_utf8(std::string_view text) noexcept;
 

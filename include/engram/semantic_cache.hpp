@@ -249,7 +249,7 @@ class SemanticCache {
     for (detail::NamespaceState* space : state_.namespaces()) {
       if (ns && space->name != *ns) continue;
       std::uint64_t expired = 0;
-      for (const auto& [hash, slot] : space->exact) expired += slot.expires_ms <= now_ms;
+      space->exact.for_each([&](const detail::Slot& slot) { expired += slot.expires_ms <= now_ms; });
       space->counters.expirations.fetch_add(expired, std::memory_order_relaxed);
       total_.expirations.fetch_add(expired, std::memory_order_relaxed);
     }
@@ -314,6 +314,7 @@ class SemanticCache {
     out.errors = errors_.load(std::memory_order_relaxed);
     out.response_cache_bytes = state_.response_cache_bytes();
     out.exact_map_entries = state_.entries();
+    out.exact_map_bytes = state_.exact_map_bytes();
     out.get_latency = get_latency_.summary();
     out.put_latency = put_latency_.summary();
     return out;
@@ -426,11 +427,11 @@ class SemanticCache {
     {
       std::shared_lock lock(state_mu_);
       if (detail::NamespaceState* space = state_.find_namespace(ns)) {
-        if (auto it = space->exact.find(hash); it != space->exact.end()) {
-          detail::Slot& slot = it->second;
+        if (detail::Slot* found = space->exact.find(hash)) {
+          detail::Slot& slot = *found;
           if (slot.expires_ms <= now_ms) {
             reason = MissReason::kExpired;
-          } else if (auto payload = state_.cached_payload(slot.id)) {
+          } else if (const detail::Payload* payload = state_.peek_payload(slot.id)) {
             if (!options_.confidence_fn) {  // fast path: confidence is 1 and always passes
               state_.record_access(slot, now_ms);
               space->counters.hits_exact.fetch_add(1, std::memory_order_relaxed);

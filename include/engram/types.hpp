@@ -149,7 +149,7 @@ struct Stats {
   NamespaceStats total{};                          // aggregate over every namespace
   std::map<std::string, NamespaceStats> by_namespace{};
   std::uint64_t syncs = 0, rebuilds = 0, errors = 0;
-  std::size_t response_cache_bytes = 0, exact_map_entries = 0;
+  std::size_t response_cache_bytes = 0, exact_map_entries = 0, exact_map_bytes = 0;
   LatencySummary get_latency{}, put_latency{};
 };
 

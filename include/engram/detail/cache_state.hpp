@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engram/detail/exact_map.hpp"
 #include "engram/index/vector_index.hpp"
 #include "engram/types.hpp"
 
@@ -37,15 +38,6 @@ struct Payload {
   std::size_t bytes() const { return query.size() + response.size() + metadata.size() + sizeof(Payload); }
 };
 
-struct Slot {
-  EntryId id = 0;
-  std::int64_t created_ms = 0;
-  std::int64_t expires_ms = kNever;
-  // Accesses not yet written back to the store (see take_touches).
-  std::atomic<std::int64_t> last_access_ms{0};
-  std::atomic<std::uint32_t> pending_hits{0};
-};
-
 struct NamespaceCounters {
   std::atomic<std::uint64_t> hits_exact{0}, hits_semantic{0}, puts{0}, evictions{0}, expirations{0};
   std::array<std::atomic<std::uint64_t>, kMissReasonCount> misses{};
@@ -54,7 +46,7 @@ struct NamespaceCounters {
 struct NamespaceState {
   NamespaceState(std::string n, const IndexConfig& config) : name(std::move(n)), index(config) {}
   std::string name;
-  std::unordered_map<QueryHash, Slot, QueryHashHasher> exact;
+  ExactMap exact;
   VectorIndex index;
   NamespaceCounters counters;
 };
@@ -78,12 +70,13 @@ class CacheState {
   // [shared]
   struct EntryRef {
     NamespaceState* ns;
-    Slot* slot;
-    QueryHash hash;
+    Slot* slot;  // stable until the entry is removed (ExactMap never moves slots)
   };
   const EntryRef* find_id(EntryId id) const;
   // [shared] The cached text of `id`, or null; marks it recently used.
   std::shared_ptr<const Payload> cached_payload(EntryId id) const;
+  // [shared] The same without sharing ownership: valid only while the lock is held.
+  const Payload* peek_payload(EntryId id) const;
   // [shared] Records one access (written back to the store by take_touches).
   void record_access(Slot& slot, std::int64_t now_ms);
   // [shared] Drains recorded accesses. Returns them as touches for the store.
@@ -105,6 +98,7 @@ class CacheState {
   std::size_t response_cache_bytes() const { return payload_bytes_; }
   std::vector<NamespaceState*> namespaces() const;
   std::size_t index_memory_bytes() const;
+  std::size_t exact_map_bytes() const;
 
  private:
   struct CachedPayload {
@@ -117,6 +111,8 @@ class CacheState {
   };
   // The exact-map side of upsert(): drops conflicting older state, fills the slot and id map.
   void place(NamespaceState& ns, const EntryInfo& entry);
+  // Finds the cached text of `id` and marks it recently used (CLOCK).
+  const CachedPayload* use_payload(EntryId id) const;
   void evict_payloads();
   void drop_payload(EntryId id);
 
