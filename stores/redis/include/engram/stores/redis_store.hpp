@@ -57,6 +57,7 @@ struct RedisOptions {
 class RedisStore {
  public:
   using Location = RedisOptions;
+  static constexpr const char* kBackendName = "redis";  // reported by SemanticCache::health()
 
   // Validates the options (throws InvalidArgument: empty prefix or one containing braces,
   // port outside 1..65535, non-positive timeouts, zero retention, negative database). Does
