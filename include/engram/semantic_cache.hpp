@@ -170,34 +170,31 @@ class SemanticCache {
   // is still returned when fail_open is set (the error goes to on_error), otherwise it throws.
   template <class Compute>
   std::string get_or_compute(std::string_view query, Compute&& compute, const PutOptions& options = {}) {
-    const GetOptions get_options{.ns = options.ns, .embedding = options.embedding};
-    if (auto hit = get(query, get_options)) return std::move(hit->response);
-
+    ensure_open();
+    detail::validate_query(query, options_);
+    // The key is claimed before the lookup, so each call counts exactly one hit or miss and
+    // callers arriving while the first one computes wait for it instead of missing too.
     const std::string key = std::to_string(options.ns.size()) + ':' + options.ns +
                             hash_query(query, options_.normalize).hex();
     std::promise<std::string> promise;
     std::shared_future<std::string> result;
-    bool leader = false;
     {
       std::lock_guard lock(inflight_mu_);
       if (auto it = inflight_.find(key); it != inflight_.end()) {
         result = it->second;
       } else {
-        result = promise.get_future().share();
-        inflight_.emplace(key, result);
-        leader = true;
+        inflight_.emplace(key, promise.get_future().share());
       }
     }
-    if (!leader) return result.get();
+    if (result.valid()) return result.get();  // another caller is on it
 
-    auto finish = [&] {
+    auto release = [&] {
       std::lock_guard lock(inflight_mu_);
       inflight_.erase(key);
     };
     std::string value;
     try {
-      // Re-check: another leader may have finished between our get() and taking the key.
-      if (auto hit = get(query, get_options)) {
+      if (auto hit = get(query, GetOptions{.ns = options.ns, .embedding = options.embedding})) {
         value = std::move(hit->response);
       } else {
         value = std::string(std::invoke(std::forward<Compute>(compute)));
@@ -212,11 +209,11 @@ class SemanticCache {
       }
     } catch (...) {
       promise.set_exception(std::current_exception());
-      finish();
+      release();
       throw;
     }
     promise.set_value(value);
-    finish();
+    release();
     return value;
   }
 
