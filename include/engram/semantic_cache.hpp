@@ -369,6 +369,31 @@ class SemanticCache {
     store_.snapshot_to(path);
   }
 
+  // The maintenance kinds the store offers (e.g. "analyze", "compact", "checkpoint"); empty
+  // when the store has no maintenance (see MaintainableStore).
+  std::vector<std::string> maintenance_kinds() const {
+    ensure_open();
+    if constexpr (MaintainableStore<S>) {
+      std::lock_guard store_lock(store_mu_);
+      return store_.maintenance_kinds();
+    } else {
+      return {};
+    }
+  }
+
+  // Runs one maintenance kind on the store, after writing back buffered accesses. Throws
+  // InvalidArgument for a kind the store does not offer, StoreError subclasses on failure.
+  void run_maintenance(std::string_view kind) {
+    flush();
+    if constexpr (MaintainableStore<S>) {
+      std::lock_guard store_lock(store_mu_);
+      store_.run_maintenance(kind);
+    } else {
+      throw InvalidArgument("this store offers no maintenance ('" + std::string(kind) +
+                            "' requested). Remediation: check maintenance_kinds() first.");
+    }
+  }
+
   // Writes back buffered accesses and closes the store. Idempotent. Afterwards every call
   // throws CacheClosed.
   void close() {

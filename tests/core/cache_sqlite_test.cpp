@@ -165,7 +165,23 @@ TEST_F(CacheOnSqlite, HealthNamesTheBackend) {
   Cache cache(SqliteStore(db_), HashingEmbedder{});
   const Health h = cache.health();
   EXPECT_TRUE(h.healthy) << h.message;
+  EXPECT_EQ(h.store_backend, "sqlite");
   EXPECT_GT(h.schema_version, 0);
+}
+
+TEST_F(CacheOnSqlite, MaintenanceRunsThroughTheCacheAndKeepsData) {
+  Cache cache(SqliteStore(db_), HashingEmbedder{});
+  for (int i = 0; i < 50; ++i) cache.put("question " + std::to_string(i), "answer");
+  for (int i = 0; i < 25; ++i) cache.erase("question " + std::to_string(i));
+  const auto kinds = cache.maintenance_kinds();
+  for (const char* kind : {"analyze", "compact", "checkpoint"}) {
+    ASSERT_NE(std::find(kinds.begin(), kinds.end(), kind), kinds.end()) << kind;
+    cache.run_maintenance(kind);
+  }
+  EXPECT_THROW(cache.run_maintenance("defragment-the-moon"), InvalidArgument);
+  EXPECT_EQ(cache.size(), 25u);
+  EXPECT_TRUE(cache.get("question 30"));
+  EXPECT_TRUE(cache.health().integrity_ok);
 }
 
 }  // namespace
