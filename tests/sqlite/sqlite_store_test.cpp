@@ -289,7 +289,7 @@ TEST(SqliteDamage, TruncatedFileThrowsStoreCorrupt) {
   const auto path = dir / "cache.db";
   {
     auto s = open_store(path);
-    for (int i = 0; i < 300; ++i) s.insert(make_entry("ns", "k" + std::to_string(i)));
+    for (int i = 0; i < 300; ++i) s.insert(make_entry("ns", sqlite_test::numbered("k", i)));
     s.close();  // the last connection checkpoints the WAL into the file
   }
   auto wal = path;
@@ -331,7 +331,7 @@ TEST(SqliteDamage, DamagedPagesAreReportedNotCrashed) {
   const auto path = dir / "cache.db";
   {
     auto s = open_store(path);
-    for (int i = 0; i < 400; ++i) s.insert(make_entry("ns" + std::to_string(i % 4), "k" + std::to_string(i)));
+    for (int i = 0; i < 400; ++i) s.insert(make_entry(sqlite_test::numbered("ns", i % 4), sqlite_test::numbered("k", i)));
     s.close();
   }
   const auto size = std::filesystem::file_size(path);
@@ -413,7 +413,7 @@ TEST(SqliteLifecycle, FailedOpenCanBeRetried) {
 TEST(SqliteLifecycle, VisitorMayReenterTheStore) {
   TempDir dir;
   auto s = open_store(dir / "cache.db");
-  for (int i = 0; i < 10; ++i) s.insert(make_entry("ns", "k" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) s.insert(make_entry("ns", sqlite_test::numbered("k", i)));
   std::size_t outer = 0, inner = 0;
   s.iter_all([&](const StoredEntry& e) {
     ++outer;

@@ -40,6 +40,14 @@ inline std::vector<float> embedding_for(std::string_view key, std::size_t dim = 
   return v;
 }
 
+// prefix + decimal i. Built by appending: g++ 12 at -O3 reports a false -Wrestrict on
+// `"k" + std::to_string(i)` (libstdc++ PR 105329), which -Werror turns into a build failure.
+inline std::string numbered(std::string_view prefix, long long i) {
+  std::string s(prefix);
+  s += std::to_string(i);
+  return s;
+}
+
 inline StoredEntry make_entry(std::string ns, const std::string& key, std::string metadata = "{}",
                               std::int64_t t = 0) {
   StoredEntry e;

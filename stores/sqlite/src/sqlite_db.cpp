@@ -112,8 +112,8 @@ std::string Stmt::column_bytes(int col) const { return std::string(column_view(c
 
 Db::~Db() { close(); }
 
-void Db::open(const std::string& path, int flags) {
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+void Db::open(const std::string& path, int flags, const char* vfs) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs);
   if (rc != SQLITE_OK) {
     std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     close();

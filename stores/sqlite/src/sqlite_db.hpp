@@ -9,12 +9,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engram/stores/sqlite_store.hpp"
 #include "engram/types.hpp"
+#include "sqlite_vfs.hpp"
 
 namespace engram::detail {
 
@@ -109,8 +113,9 @@ class Db {
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
-  // Opens `path` with `flags` (SQLITE_OPEN_*), extended result codes and the busy timeout.
-  void open(const std::string& path, int flags);
+  // Opens `path` with `flags` (SQLITE_OPEN_*), extended result codes and the busy timeout,
+  // through the VFS named `vfs` (nullptr: the default one).
+  void open(const std::string& path, int flags, const char* vfs = nullptr);
   void close() noexcept;
   sqlite3* handle() const noexcept { return db_; }
   const std::string& file() const noexcept { return file_; }
@@ -143,6 +148,33 @@ std::string_view embedding_bytes(const std::vector<float>& embedding, std::strin
 // Throws StoreCorrupt when the byte count is not a multiple of 4.
 std::vector<float> decode_embedding(std::string_view bytes, const std::string& file);
 
+// Values read from the database, valid while the WAL-index header still equals `header`: the
+// header changes with every commit by any connection (iChange, mxFrame, checksums, salts), so
+// an unchanged header means nothing was committed since, exactly the test SQLite itself uses
+// to keep its page cache across transactions. See stores/sqlite/README.md.
+struct PollCache {
+  bool valid = false;  // `header` is set and the known values below were read at it
+  WalHeader header{};
+  bool version_known = false;
+  std::uint64_t version = 0;
+  bool floor_known = false;  // log_floor known too (from this handle's own writes)
+  std::uint64_t log_floor = 0;
+  // Quotas read (or written) at `header`; nullopt = no quota row. Bounded: cleared when full.
+  std::map<std::string, std::optional<std::size_t>, std::less<>> quotas;
+
+  void reset(const WalHeader& h) {
+    valid = true;
+    header = h;
+    version_known = floor_known = false;
+    quotas.clear();
+  }
+  void invalidate() {
+    valid = false;
+    version_known = floor_known = false;
+    quotas.clear();
+  }
+};
+
 // Everything an open SqliteStore owns (SqliteStore::Impl derives from it, so helpers in the
 // implementation files can take it without naming the private Impl).
 struct SqliteState {
@@ -153,8 +185,19 @@ struct SqliteState {
   bool memory = false;       // in-memory database (":memory:" or a mode=memory URI)
   std::string db_filename;   // absolute path of the database file; empty in memory
   int schema_version = 0;
+  WalIndexTap* tap = nullptr;  // null in memory or without the engram VFS
+  PollCache poll;
+  SqlitePollStats stats;
 
   const std::string& file() const { return db.file(); }
+
+  // The current WAL-index header, when it can vouch for what a read would see: the tap is
+  // mapped and no transaction is open on this connection (inside one, a read returns the
+  // transaction's snapshot, which may be older than the header).
+  bool header_now(WalHeader& h) const {
+    return tap != nullptr && tap->shm0 != nullptr && sqlite3_txn_state(db.handle(), nullptr) == SQLITE_TXN_NONE &&
+           read_wal_header(tap->shm0, h);
+  }
 };
 
 }  // namespace engram::detail

@@ -182,9 +182,27 @@ namespace {
 // One write transaction: BEGIN IMMEDIATE (waits up to the busy timeout for other writers),
 // then the caller's statements, change-log rows and the counter update, then COMMIT. Rolls
 // back in the destructor unless committed, so an exception never leaves half a write.
+//
+// It also keeps the poll cache (PollCache) warm across this handle's own writes: if the
+// WAL-index header at BEGIN still equals the cached one, nothing else was committed in
+// between, so after COMMIT the cache is valid at the header our commit published (captured
+// by the VFS when the write lock was released) with our own counter, floor and quota writes
+// applied. Otherwise the cache restarts from what this transaction knows.
 class WriteTxn {
  public:
-  explicit WriteTxn(detail::SqliteState& impl) : impl_(impl) { impl_.db.use(Sql::kBeginImmediate).run(); }
+  explicit WriteTxn(detail::SqliteState& impl) : impl_(impl) {
+    impl_.db.use(Sql::kBeginImmediate).run();
+    // We hold the write lock and BEGIN read the latest header: it cannot change under us.
+    detail::WalHeader h;
+    carried_ = impl_.poll.valid && impl_.tap != nullptr && detail::read_wal_header(impl_.tap->shm0, h) &&
+               h == impl_.poll.header;
+    if (carried_ && impl_.poll.version_known && impl_.poll.floor_known) {
+      // The state row is exactly what this handle last wrote or read: skip reading it.
+      version_ = impl_.poll.version;
+      floor_ = impl_.poll.log_floor;
+      state_read_ = true;
+    }
+  }
   ~WriteTxn() {
     if (!done_ && sqlite3_get_autocommit(impl_.db.handle()) == 0) {
       sqlite3_exec(impl_.db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -195,13 +213,7 @@ class WriteTxn {
 
   // Records one change with its own version.
   void change(EntryId id, ChangeKind kind) {
-    if (!state_read_) {
-      auto st = impl_.db.use(Sql::kReadState);
-      if (!st.step()) detail::throw_corrupt_row(impl_.file(), "the engram_state row is missing");
-      version_ = static_cast<std::uint64_t>(st.column_int(0));
-      floor_ = static_cast<std::uint64_t>(st.column_int(1));
-      state_read_ = true;
-    }
+    read_state();
     ++version_;
     impl_.db.use(Sql::kInsertChange)
         .bind(1, static_cast<std::int64_t>(version_))
@@ -211,13 +223,21 @@ class WriteTxn {
     changed_ = true;
   }
 
+  // A quota this transaction wrote, for the cache.
+  void quota_written(std::string_view ns, std::size_t max_entries) {
+    quota_ns_ = std::string(ns);
+    quota_value_ = max_entries;
+  }
+
   void commit() {
     if (changed_) {
-      // Keep the newest `retention` changes; the log then covers (floor, version].
+      // Keep at least the newest `retention` changes; the log then covers (floor, version].
+      // Pruning waits until retention/16 rows are due and removes them in one statement, so
+      // most writes touch no extra page for it (the log holds up to retention * 17/16 rows).
       const std::uint64_t retention = impl_.options.change_log_retention;
       if (version_ > retention) {
         const std::uint64_t new_floor = version_ - retention;
-        if (new_floor > floor_) {
+        if (new_floor > floor_ + retention / 16) {
           impl_.db.use(Sql::kPruneChanges).bind(1, static_cast<std::int64_t>(new_floor)).run();
           floor_ = new_floor;
         }
@@ -227,17 +247,63 @@ class WriteTxn {
           .bind(2, static_cast<std::int64_t>(floor_))
           .run();
     }
-    impl_.db.use(Sql::kCommit).run();
+    const std::uint64_t unlocks = impl_.tap != nullptr ? impl_.tap->unlock_count : 0;
+    try {
+      impl_.db.use(Sql::kCommit).run();
+    } catch (...) {
+      impl_.poll.invalidate();
+      throw;
+    }
     done_ = true;
+    remember(unlocks);
   }
 
  private:
+  void read_state() {
+    if (state_read_) return;
+    auto st = impl_.db.use(Sql::kReadState);
+    if (!st.step()) detail::throw_corrupt_row(impl_.file(), "the engram_state row is missing");
+    version_ = static_cast<std::uint64_t>(st.column_int(0));
+    floor_ = static_cast<std::uint64_t>(st.column_int(1));
+    state_read_ = true;
+  }
+
+  void remember(std::uint64_t unlocks_before) {
+    auto& poll = impl_.poll;
+    auto* tap = impl_.tap;
+    // Exactly one release of the write lock (our COMMIT's) and a consistent header: that
+    // header is the state our commit produced. Anything else: no cache.
+    if (tap == nullptr || tap->unlock_count != unlocks_before + 1 || !tap->unlock_header_ok) {
+      poll.invalidate();
+      return;
+    }
+    if (carried_) {
+      poll.header = tap->unlock_header;
+    } else {
+      poll.reset(tap->unlock_header);
+    }
+    if (state_read_) {
+      poll.version = version_;
+      poll.log_floor = floor_;
+      poll.version_known = poll.floor_known = true;
+    }
+    if (quota_ns_) {
+      if (poll.quotas.size() >= kMaxCachedQuotas) poll.quotas.clear();
+      poll.quotas.insert_or_assign(*quota_ns_, quota_value_);
+    }
+  }
+
+  static constexpr std::size_t kMaxCachedQuotas = 1024;
+
   detail::SqliteState& impl_;
   bool done_ = false;
+  bool carried_ = false;
   bool state_read_ = false;
   bool changed_ = false;
   std::uint64_t version_ = 0;
   std::uint64_t floor_ = 0;
+  std::optional<std::string> quota_ns_;
+  std::size_t quota_value_ = 0;
 };
 
 // A read transaction so that several statements see one snapshot.
@@ -355,7 +421,9 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
   } else {
     flags |= SQLITE_OPEN_CREATE;
   }
-  impl->db.open(location, flags);
+  // File-backed databases go through the engram VFS shim (WAL append coalescing and the
+  // wal-index tap, see sqlite_vfs.hpp); in-memory ones have neither WAL nor -shm.
+  impl->db.open(location, flags, file ? detail::engram_vfs_name() : nullptr);
   const char* main_file = sqlite3_db_filename(impl->db.handle(), "main");
   impl->memory = main_file == nullptr || *main_file == '\0';
   if (!impl->memory) impl->db_filename = main_file;
@@ -372,7 +440,19 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
     }
   }
   impl->db.exec("PRAGMA synchronous = NORMAL", "configuring the connection");
+  {
+    // Speed only: none of these changes what a commit guarantees.
+    const auto kib = std::min<std::size_t>(options_.cache_size_kib, std::size_t{1} << 30);
+    const auto mmap = std::min<std::size_t>(options_.mmap_size, std::size_t{1} << 40);
+    const auto pages = std::min<std::size_t>(options_.wal_autocheckpoint_pages, std::size_t{1} << 30);
+    const std::string pragmas = "PRAGMA cache_size = -" + std::to_string(std::max<std::size_t>(kib, 1)) +
+                                "; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = " + std::to_string(mmap) +
+                                "; PRAGMA wal_autocheckpoint = " + std::to_string(pages) + ";";
+    impl->db.exec(pragmas.c_str(), "configuring the connection");
+  }
   impl->schema_version = detail::prepare_schema(impl->db, fingerprint, dim);
+  // After the schema step SQLite has read through the WAL, so region 0 of the -shm is mapped.
+  if (!impl->memory) impl->tap = detail::wal_index_tap(impl->db.handle());
   impl_ = std::move(impl);
 }
 
@@ -561,34 +641,75 @@ std::size_t SqliteStore::clear_namespace(std::string_view ns) {
 
 void SqliteStore::set_namespace_quota(std::string_view ns, std::size_t max_entries) {
   auto& d = live();
+  // An explicit transaction (not an autocommit statement) so the quota cache stays warm.
   // Stored as the two's-complement int64 of the value, so every size_t round-trips exactly
   // (SIZE_MAX included) in an INTEGER column.
+  WriteTxn txn(d);
   d.db.use(Sql::kSetQuota)
       .bind_blob(1, ns)
       .bind(2, static_cast<std::int64_t>(static_cast<std::uint64_t>(max_entries)))
       .run();
+  txn.quota_written(ns, max_entries);
+  txn.commit();
 }
 
 std::optional<std::size_t> SqliteStore::get_namespace_quota(std::string_view ns) const {
   auto& d = live();
-  auto stmt = d.db.use(Sql::kGetQuota);
-  stmt.bind_blob(1, ns);
-  if (!stmt.step()) return std::nullopt;
-  return static_cast<std::size_t>(static_cast<std::uint64_t>(stmt.column_int(0)));
+  // Header first, then the SELECT: a commit landing between them changes the header, so the
+  // value is then filed under a header that no longer matches and is read again next time.
+  detail::WalHeader h;
+  const bool tapped = d.header_now(h);
+  if (tapped && d.poll.valid && h == d.poll.header) {
+    if (auto it = d.poll.quotas.find(ns); it != d.poll.quotas.end()) {
+      ++d.stats.quota_cached;
+      return it->second;
+    }
+  }
+  std::optional<std::size_t> out;
+  {
+    auto stmt = d.db.use(Sql::kGetQuota);
+    stmt.bind_blob(1, ns);
+    if (stmt.step()) out = static_cast<std::size_t>(static_cast<std::uint64_t>(stmt.column_int(0)));
+  }
+  ++d.stats.quota_reads;
+  if (tapped) {
+    if (!d.poll.valid || h != d.poll.header) d.poll.reset(h);
+    if (d.poll.quotas.size() >= 1024) d.poll.quotas.clear();
+    d.poll.quotas.insert_or_assign(std::string(ns), out);
+  }
+  return out;
 }
 
 // ---- coordination ------------------------------------------------------------------------
 
 std::uint64_t SqliteStore::read_version_counter() const {
   auto& d = live();
-  // One prepared SELECT of the one-row state table. Its cost is SQLite starting a WAL read
-  // transaction (a read-mark lock and unlock on the -shm file), not the row lookup; PRAGMA
-  // data_version would need the same read transaction, so caching behind it saves nothing
-  // (measured: both ~6-8 us here) and doubles the cost when the counter did move.
-  auto stmt = d.db.use(Sql::kReadVersion);
-  if (!stmt.step()) detail::throw_corrupt_row(d.file(), "the engram_state row is missing");
-  return static_cast<std::uint64_t>(stmt.column_int(0));
+  // A real read costs a WAL read transaction: two fcntl calls on the -shm file (~5 us here).
+  // If the WAL-index header is unchanged since the cached value was read, nothing has been
+  // committed since, so the value still holds: a compare of 96 mapped bytes. The header is
+  // read BEFORE the SELECT, so a commit that lands in between is seen as a change next time.
+  detail::WalHeader h;
+  const bool tapped = d.header_now(h);
+  if (tapped && d.poll.valid && d.poll.version_known && h == d.poll.header) {
+    ++d.stats.version_cached;
+    return d.poll.version;
+  }
+  std::uint64_t version = 0;
+  {
+    auto stmt = d.db.use(Sql::kReadVersion);
+    if (!stmt.step()) detail::throw_corrupt_row(d.file(), "the engram_state row is missing");
+    version = static_cast<std::uint64_t>(stmt.column_int(0));
+  }
+  ++d.stats.version_reads;
+  if (tapped) {
+    if (!d.poll.valid || h != d.poll.header) d.poll.reset(h);
+    d.poll.version = version;
+    d.poll.version_known = true;
+  }
+  return version;
 }
+
+SqlitePollStats SqliteStore::poll_stats() const noexcept { return impl_ ? impl_->stats : SqlitePollStats{}; }
 
 std::optional<std::string> SqliteStore::read_meta(std::string_view key) const {
   auto& d = live();

@@ -12,8 +12,10 @@
 // half-applies a committed write; a power loss may lose the last few commits, never corrupt.
 //
 // Every write, its version bump and its change-log rows commit in one transaction. The
-// version counter is a one-row table; read_version_counter() is one prepared SELECT of it
-// (a few microseconds, dominated by SQLite's WAL read lock; see stores/sqlite/README.md).
+// version counter is a one-row table. read_version_counter() and get_namespace_quota() answer
+// from a per-handle cache while the WAL-index header in the -shm file is unchanged (nothing
+// committed since, by anyone), without a system call; otherwise one prepared SELECT (see
+// stores/sqlite/README.md).
 //
 // The file is created with mode 0600 (its -wal and -shm files inherit the mode). An existing
 // file keeps its mode. ":memory:" gives a private in-memory database: every handle is its own
@@ -58,6 +60,25 @@ struct SqliteOptions {
   // integrity_check() runs PRAGMA integrity_check (also verifies every index against its
   // table; O(N log N)) instead of the default PRAGMA quick_check (O(N)).
   bool full_integrity_check = false;
+
+  // ---- performance (per connection; none changes durability) ----
+  // Page cache in KiB (PRAGMA cache_size = -N). Big enough that an insert_many of ~10,000
+  // entries does not spill pages to the WAL before it commits.
+  std::size_t cache_size_kib = 32 * 1024;
+  // Bytes of the database file read through mmap instead of pread (PRAGMA mmap_size); 0 off.
+  std::size_t mmap_size = std::size_t{256} << 20;
+  // WAL pages after which a commit checkpoints (PRAGMA wal_autocheckpoint). Larger: fewer,
+  // longer checkpoints (each costs two fdatasync) and a larger -wal file between them.
+  std::size_t wal_autocheckpoint_pages = 4000;
+};
+
+// Counters of the version/quota cache, for tests and diagnostics: how many calls were answered
+// by a real SELECT and how many from the cache.
+struct SqlitePollStats {
+  std::uint64_t version_reads = 0;
+  std::uint64_t version_cached = 0;
+  std::uint64_t quota_reads = 0;
+  std::uint64_t quota_cached = 0;
 };
 
 // The schema version this build writes and understands. Older files are migrated forward on
@@ -67,6 +88,7 @@ inline constexpr int kSqliteSchemaVersion = 2;
 class SqliteStore {
  public:
   using Location = std::filesystem::path;
+  static constexpr const char* kBackendName = "sqlite";  // reported by SemanticCache::health()
 
   // Does not touch the file; open() does. `path` may be ":memory:" or a "file:" URI.
   explicit SqliteStore(std::filesystem::path path, SqliteOptions options = {});
@@ -139,11 +161,14 @@ class SqliteStore {
   // ---- 15, 16: quotas (persisted, no version bump) --------------------------------------
 
   void set_namespace_quota(std::string_view ns, std::size_t max_entries);
+  // Cached like read_version_counter().
   std::optional<std::size_t> get_namespace_quota(std::string_view ns) const;
 
   // ---- 17-19: coordination --------------------------------------------------------------
 
-  // Version of the latest change; 0 on a fresh store. One prepared SELECT of a one-row table.
+  // Version of the latest change; 0 on a fresh store. Served from a cache while nothing has
+  // been committed to the file since it was read (checked on the -shm WAL-index header, no
+  // system call); otherwise one prepared SELECT of a one-row table.
   std::uint64_t read_version_counter() const;
   std::optional<std::string> read_meta(std::string_view key) const;
   // Stores key -> value (no version bump). Throws InvalidArgument for "schema_version",
@@ -196,6 +221,10 @@ class SqliteStore {
   // fails). No version bump. Throws InvalidArgument (unknown kind), StoreUnavailable (busy,
   // or a checkpoint that readers kept from finishing), StoreCorrupt, CheckpointError.
   void run_maintenance(std::string_view kind);
+
+  // How often the version counter and quotas were read for real vs. served from the cache
+  // (this handle, since open). Zeroes when closed.
+  SqlitePollStats poll_stats() const noexcept;
 
  private:
   struct Impl;
