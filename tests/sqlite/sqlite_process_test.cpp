@@ -316,5 +316,42 @@ TEST(SqliteProcesses, VersionCounterPollSeesOtherProcesses) {
   EXPECT_TRUE(s.get_by_id((*feed)[1].id).has_value());
 }
 
+TEST(SqliteProcesses, CachedPollNeverMissesAnotherProcessesCommit) {
+  // The parent polls as fast as it can (mostly from the cache) while a child commits one row
+  // at a time and reports each version it committed. Every reported version must be visible
+  // to the next poll, and polls never go backwards.
+  TempDir dir;
+  const auto path = dir / "race.db";
+  auto s = open_store(path);
+  constexpr int kWrites = 300;
+  Pipe committed;
+  pid_t pid = spawn([&] {
+    committed.close_read();
+    auto child = open_store(path);
+    for (int i = 0; i < kWrites; ++i) {
+      child.insert(make_entry("race", std::to_string(i)));
+      committed.send(i + 1);
+    }
+  });
+  committed.close_write();
+  std::uint64_t last = 0;
+  std::int64_t reported = 0;
+  while (committed.receive(reported)) {
+    // The child's commit is complete before it reports: the very next poll must see it.
+    const std::uint64_t seen = s.read_version_counter();
+    ASSERT_GE(seen, static_cast<std::uint64_t>(reported));
+    ASSERT_GE(seen, last);
+    last = seen;
+    for (int spin = 0; spin < 50; ++spin) {
+      const std::uint64_t again = s.read_version_counter();
+      ASSERT_GE(again, last);
+      last = again;
+    }
+  }
+  ASSERT_EQ(wait_child(pid), 0);
+  EXPECT_EQ(s.read_version_counter(), static_cast<std::uint64_t>(kWrites));
+  EXPECT_GT(s.poll_stats().version_cached, 0u);
+}
+
 }  // namespace
 }  // namespace engram

@@ -457,6 +457,166 @@ TEST(SqliteVersion, CounterSeesOwnAndOtherHandlesWrites) {
   EXPECT_EQ(a.read_version_counter(), 77u) << "any external commit invalidates the cached value";
 }
 
+// The poll cache: read_version_counter() and get_namespace_quota() answer from memory while
+// the WAL-index header is unchanged. poll_stats() counts real SELECTs, so these tests check
+// "served from cache" without timing.
+
+TEST(SqlitePoll, RepeatedPollsWithoutWritesAreServedFromTheCache) {
+  TempDir dir;
+  auto a = open_store(dir / "cache.db");
+  a.insert(make_entry("ns", "1"));
+  const auto before = a.poll_stats();
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(a.read_version_counter(), 1u);
+  const auto after = a.poll_stats();
+  EXPECT_LE(after.version_reads - before.version_reads, 1u);
+  EXPECT_GE(after.version_cached - before.version_cached, 999u);
+}
+
+TEST(SqlitePoll, OwnWritesRefreshTheCacheWithoutARead) {
+  TempDir dir;
+  auto a = open_store(dir / "cache.db");
+  a.set_namespace_quota("ns", 7);
+  (void)a.read_version_counter();
+  (void)a.get_namespace_quota("ns");
+  const auto before = a.poll_stats();
+  for (int i = 0; i < 20; ++i) {
+    a.insert(make_entry("ns", sqlite_test::numbered("k", i)));
+    ASSERT_EQ(a.read_version_counter(), static_cast<std::uint64_t>(i + 1));
+    ASSERT_EQ(a.get_namespace_quota("ns"), std::optional<std::size_t>(7));
+  }
+  const std::vector<EntryId> none = {999999};
+  EXPECT_EQ(a.delete_many(none), 0u);
+  EXPECT_EQ(a.read_version_counter(), 20u);
+  a.set_namespace_quota("ns", 8);
+  EXPECT_EQ(a.get_namespace_quota("ns"), std::optional<std::size_t>(8));
+  EXPECT_TRUE(a.delete_by_id(1));
+  EXPECT_EQ(a.read_version_counter(), 21u);
+  const auto after = a.poll_stats();
+  EXPECT_EQ(after.version_reads, before.version_reads) << "own commits carry the counter";
+  EXPECT_EQ(after.quota_reads, before.quota_reads) << "own commits carry the quotas";
+}
+
+TEST(SqlitePoll, AnotherHandlesCommitIsSeenByTheNextPoll) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  auto a = open_store(path);
+  auto b = open_store(path);
+  EXPECT_EQ(a.read_version_counter(), 0u);
+  EXPECT_EQ(a.get_namespace_quota("ns"), std::nullopt);
+  for (int i = 1; i <= 50; ++i) {
+    b.insert(make_entry("ns", sqlite_test::numbered("k", i)));
+    ASSERT_EQ(a.read_version_counter(), static_cast<std::uint64_t>(i));
+    ASSERT_EQ(a.read_version_counter(), static_cast<std::uint64_t>(i));
+  }
+  b.set_namespace_quota("ns", 3);
+  EXPECT_EQ(a.get_namespace_quota("ns"), std::optional<std::size_t>(3));
+  b.update_access(1, at(5));  // an autocommit write without a bump: still a commit
+  EXPECT_EQ(a.read_version_counter(), 50u);
+  EXPECT_EQ(a.get_namespace_quota("ns"), std::optional<std::size_t>(3));
+}
+
+TEST(SqlitePoll, PlainSqliteConnectionWritesInvalidate) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  auto a = open_store(path);
+  a.insert(make_entry("ns", "1"));
+  a.set_namespace_quota("ns", 5);
+  EXPECT_EQ(a.read_version_counter(), 1u);
+  EXPECT_EQ(a.get_namespace_quota("ns"), std::optional<std::size_t>(5));
+  RawDb raw(path);  // not engram, default VFS
+  raw.exec("INSERT INTO engram_meta(key, value) VALUES ('unrelated', 'row')");
+  const auto mid = a.poll_stats();
+  EXPECT_EQ(a.read_version_counter(), 1u);
+  EXPECT_EQ(a.poll_stats().version_reads, mid.version_reads + 1) << "an unrelated commit still forces a read";
+  raw.exec("UPDATE engram_state SET version = 41");
+  EXPECT_EQ(a.read_version_counter(), 41u);
+  raw.exec("UPDATE engram_quotas SET max_entries = 9");
+  EXPECT_EQ(a.get_namespace_quota("ns"), std::optional<std::size_t>(9));
+  raw.exec("DELETE FROM engram_quotas");
+  EXPECT_EQ(a.get_namespace_quota("ns"), std::nullopt);
+  // A checkpoint that restarts the WAL changes the header too; values stay right.
+  raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  EXPECT_EQ(a.read_version_counter(), 41u);
+  raw.exec("UPDATE engram_state SET version = 42");
+  EXPECT_EQ(a.read_version_counter(), 42u);
+}
+
+TEST(SqlitePoll, PollInsideAVisitorDoesNotPoisonTheCache) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  auto a = open_store(path);
+  auto b = open_store(path);
+  for (int i = 0; i < 3; ++i) a.insert(make_entry("ns", sqlite_test::numbered("k", i)));
+  EXPECT_EQ(a.read_version_counter(), 3u);
+  bool first = true;
+  a.iter_all([&](const StoredEntry&) {
+    if (first) {
+      first = false;
+      b.insert(make_entry("ns", "late"));
+      // Inside the iteration's read transaction a read sees that snapshot (3), and must not
+      // be remembered as the value for the newer header.
+      (void)a.read_version_counter();
+    }
+    return true;
+  });
+  EXPECT_EQ(a.read_version_counter(), 4u);
+}
+
+TEST(SqlitePoll, InMemoryStoresAlwaysReadForReal) {
+  SqliteStore s(":memory:");
+  s.open(kFingerprint, kDim);
+  s.insert(make_entry("ns", "1"));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(s.read_version_counter(), 1u);
+  EXPECT_EQ(s.poll_stats().version_cached, 0u);
+  EXPECT_GE(s.poll_stats().version_reads, 10u);
+}
+
+TEST(SqlitePoll, ClosedStoreReportsZeroStats) {
+  TempDir dir;
+  auto a = open_store(dir / "cache.db");
+  (void)a.read_version_counter();
+  a.close();
+  EXPECT_EQ(a.poll_stats().version_reads, 0u);
+  EXPECT_THROW((void)a.read_version_counter(), CacheClosed);
+}
+
+// ---- WAL append coalescing ---------------------------------------------------------------
+
+TEST(SqliteWal, LargeAndSpillingTransactionsStayIntact) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  SqliteOptions tiny;
+  tiny.cache_size_kib = 64;  // forces SQLite to spill frames before the commit frame
+  auto s = open_store(path, tiny);
+  auto other = open_store(path);
+  std::vector<StoredEntry> batch;
+  for (int i = 0; i < 2000; ++i) {
+    auto e = make_entry(sqlite_test::numbered("ns", i % 3), sqlite_test::numbered("k", i));
+    e.response = std::string(static_cast<std::size_t>(100 + i % 3000), 'r');  // overflow pages too
+    batch.push_back(std::move(e));
+  }
+  const auto ids = s.insert_many(batch);
+  ASSERT_EQ(ids.size(), batch.size());
+  for (int i = 0; i < 50; ++i) s.insert(make_entry("single", sqlite_test::numbered("k", i)));
+  EXPECT_EQ(other.read_version_counter(), 2050u);
+  EXPECT_EQ(other.count(), 2050u);
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM engram_entries"), 2050);
+  EXPECT_EQ(raw.integer("SELECT sum(length(response)) FROM engram_entries WHERE ns != CAST('single' AS BLOB)"),
+            [&] {
+              std::int64_t n = 0;
+              for (const auto& e : batch) n += static_cast<std::int64_t>(e.response.size());
+              return n;
+            }());
+  s.run_maintenance("checkpoint");
+  s.close();
+  other.close();
+  auto reopened = open_store(path);
+  EXPECT_EQ(reopened.count(), 2050u);
+  EXPECT_TRUE(reopened.integrity_check());
+}
+
 TEST(SqliteVersion, OneChangePerRowInEveryWrite) {
   TempDir dir;
   auto s = open_store(dir / "cache.db");
