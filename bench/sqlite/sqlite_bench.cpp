@@ -118,6 +118,22 @@ int main(int argc, char** argv) {
     time_calls("update_access", 20000, [&](std::size_t i) {
       store.update_access(static_cast<engram::EntryId>(i % n + 1), engram::Timestamp(engram::Millis(1)));
     });
+    {
+      // Another handle commits between lookups (several processes sharing the file): the
+      // reader's page cache is dropped each time, so pages come from mmap or pread.
+      engram::SqliteStore other(single, bench_options());
+      other.open("bench:d384", kDim);
+      std::vector<double> ns;
+      for (std::size_t i = 0; i < 5000; ++i) {
+        other.update_access(static_cast<engram::EntryId>(i % n + 1), engram::Timestamp(engram::Millis(2)));
+        const auto& e = entries[(i * 7919) % n];
+        auto t0 = Clock::now();
+        sink = sink + static_cast<std::uint64_t>(store.read_version_counter());
+        sink = sink + static_cast<std::uint64_t>(store.get_by_hash(e.ns, e.query_hash)->id);
+        ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
+      }
+      report("poll+get after other's commit", ns);
+    }
     // The cache's put path: quota read, counter poll, insert.
     time_calls("put path (quota+poll+insert)", n / 4, [&](std::size_t i) {
       sink = sink + *store.get_namespace_quota("bench") + store.read_version_counter();
