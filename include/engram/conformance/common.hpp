@@ -123,6 +123,15 @@ inline std::vector<float> embedding_of(std::uint64_t seed, std::size_t dim = kDi
 inline Timestamp at(std::int64_t offset_ms) { return Timestamp(Millis(1'700'000'000'000LL + offset_ms)); }
 
 // A complete entry keyed by (ns, key); every field differs between keys.
+// `prefix` followed by the decimal `n`. Built by appending because g++ 12 at -O3 reports a
+// false -Wrestrict on "literal" + std::to_string(n) (libstdc++ PR 105329), and users compile
+// this battery with -Werror.
+inline std::string numbered(std::string_view prefix, long long n) {
+  std::string out(prefix);
+  out += std::to_string(n);
+  return out;
+}
+
 inline StoredEntry make_entry(std::string ns, std::string key, std::int64_t t = 0) {
   StoredEntry e;
   e.ns = std::move(ns);

@@ -16,7 +16,7 @@ TYPED_TEST_SUITE_P(Integrity);
 TYPED_TEST_P(Integrity, HealthyStoreChecksTrue) {
   auto s = this->open_store();
   EXPECT_TRUE(s.integrity_check()) << "fresh store";
-  for (int i = 0; i < 50; ++i) this->put(s, "ns" + std::to_string(i % 3), "k" + std::to_string(i));
+  for (int i = 0; i < 50; ++i) this->put(s, detail::numbered("ns", i % 3), detail::numbered("k", i));
   for (EntryId id : s.iter_lru_ids(10)) s.delete_by_id(id);
   s.set_namespace_quota("ns0", 4);
   s.write_meta("k", "v");
@@ -39,7 +39,7 @@ TYPED_TEST_P(Integrity, NotOpenChecksFalseWithoutThrowing) {
 TYPED_TEST_P(Integrity, InjectedCorruptionIsDetected) {
   {
     auto s = this->open_store();
-    for (int i = 0; i < 20; ++i) this->put(s, "ns", "k" + std::to_string(i));
+    for (int i = 0; i < 20; ++i) this->put(s, "ns", detail::numbered("k", i));
     s.set_namespace_quota("ns", 10);
     ASSERT_TRUE(s.integrity_check());
     s.close();

@@ -35,7 +35,7 @@ TYPED_TEST_P(LruOrdering, TiesBrokenByLowerId) {
 TYPED_TEST_P(LruOrdering, LimitN) {
   auto s = this->open_store();
   std::vector<EntryId> ids;
-  for (int i = 0; i < 6; ++i) ids.push_back(this->put(s, "ns", "k" + std::to_string(i), i));
+  for (int i = 0; i < 6; ++i) ids.push_back(this->put(s, "ns", detail::numbered("k", i), i));
   EXPECT_EQ(s.iter_lru_ids(3), (std::vector<EntryId>{ids[0], ids[1], ids[2]}));
   EXPECT_EQ(s.iter_lru_ids(1), std::vector<EntryId>{ids[0]});
   EXPECT_TRUE(s.iter_lru_ids(0).empty());
@@ -73,7 +73,7 @@ TYPED_TEST_P(LruOrdering, IterAllIsAscendingAndComplete) {
   auto s = this->open_store();
   std::vector<StoredEntry> expected;
   for (int i = 0; i < 25; ++i) {
-    auto e = detail::make_entry("ns" + std::to_string(i % 4), "k" + std::to_string(i), 25 - i);
+    auto e = detail::make_entry(detail::numbered("ns", i % 4), detail::numbered("k", i), 25 - i);
     e.id = s.insert(e);
     expected.push_back(e);
   }
@@ -91,7 +91,7 @@ TYPED_TEST_P(LruOrdering, IterAllIsAscendingAndComplete) {
 
 TYPED_TEST_P(LruOrdering, IterAllStopsWhenVisitorReturnsFalse) {
   auto s = this->open_store();
-  for (int i = 0; i < 10; ++i) this->put(s, "ns", "k" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) this->put(s, "ns", detail::numbered("k", i));
   const auto ids = detail::all_ids(s);
   std::vector<EntryId> seen;
   s.iter_all([&](const StoredEntry& e) {
@@ -103,7 +103,7 @@ TYPED_TEST_P(LruOrdering, IterAllStopsWhenVisitorReturnsFalse) {
 
 TYPED_TEST_P(LruOrdering, IterSinceVisitsLaterIdsAscending) {
   auto s = this->open_store();
-  for (int i = 0; i < 10; ++i) this->put(s, "ns", "k" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) this->put(s, "ns", detail::numbered("k", i));
   const auto ids = detail::all_ids(s);
   auto since = [&](EntryId last) {
     std::vector<EntryId> out;
@@ -126,7 +126,7 @@ TYPED_TEST_P(LruOrdering, IterSinceVisitsLaterIdsAscending) {
 
 TYPED_TEST_P(LruOrdering, IterSinceStopsWhenVisitorReturnsFalse) {
   auto s = this->open_store();
-  for (int i = 0; i < 10; ++i) this->put(s, "ns", "k" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) this->put(s, "ns", detail::numbered("k", i));
   const auto ids = detail::all_ids(s);
   std::vector<EntryId> seen;
   s.iter_since(ids[2], [&](const StoredEntry& e) {

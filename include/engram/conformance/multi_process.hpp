@@ -72,22 +72,22 @@ inline std::vector<std::string> run_children(int n, const std::function<void(int
       const pid_t r = ::waitpid(pids[i], &status, WNOHANG);
       if (r == pids[i]) break;
       if (r < 0) {
-        failures.push_back("waitpid failed for child " + std::to_string(i));
+        failures.push_back(detail::numbered("waitpid failed for child ", i));
         break;
       }
       if (std::chrono::steady_clock::now() > deadline) {
         ::kill(pids[i], SIGKILL);
         ::waitpid(pids[i], &status, 0);
-        failures.push_back("child " + std::to_string(i) + " did not finish within two minutes (deadlock?)");
+        failures.push_back(detail::numbered("child ", i) + " did not finish within two minutes (deadlock?)");
         status = 0;
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-      failures.push_back("child " + std::to_string(i) + " exited with status " + std::to_string(WEXITSTATUS(status)));
+      failures.push_back(detail::numbered(detail::numbered("child ", i) + " exited with status ", WEXITSTATUS(status)));
     if (WIFSIGNALED(status))
-      failures.push_back("child " + std::to_string(i) + " was killed by signal " + std::to_string(WTERMSIG(status)));
+      failures.push_back(detail::numbered(detail::numbered("child ", i) + " was killed by signal ", WTERMSIG(status)));
   }
   return failures;
 }
@@ -128,8 +128,8 @@ TYPED_TEST_P(MultiProcess, TwoProcessesInsertConcurrently) {
   this->run_writers(2, [](auto& store, int child) {
     for (int i = 0; i < kPerChild; ++i) {
       // Half in a namespace of its own, half in a namespace both children share.
-      const std::string ns = i % 2 ? "child" + std::to_string(child) : "shared";
-      store.insert(detail::make_entry(ns, "c" + std::to_string(child) + "-" + std::to_string(i), i));
+      const std::string ns = i % 2 ? detail::numbered("child", child) : "shared";
+      store.insert(detail::make_entry(ns, detail::numbered(detail::numbered("c", child) + "-", i), i));
     }
   });
   EXPECT_EQ(s.count(), 2u * kPerChild);
@@ -150,17 +150,17 @@ TYPED_TEST_P(MultiProcess, FourProcessesMixedWrites) {
   this->run_writers(kChildren, [](auto& store, int child) {
     std::vector<EntryId> own;
     for (int i = 0; i < kOwn; ++i) {
-      own.push_back(store.insert(detail::make_entry("own" + std::to_string(child), "k" + std::to_string(i), i)));
+      own.push_back(store.insert(detail::make_entry(detail::numbered("own", child), detail::numbered("k", i), i)));
       if (i < kShared)  // every child upserts the same kShared keys: they collapse into kShared rows
-        store.insert(detail::make_entry("hot", "k" + std::to_string(i), i));
+        store.insert(detail::make_entry("hot", detail::numbered("k", i), i));
     }
     for (int i = 0; i < kDeleted; ++i)
       detail::child_check(store.delete_by_id(own[static_cast<std::size_t>(i * 2)]), "own row vanished before delete");
-    detail::child_check(store.count("own" + std::to_string(child)) == static_cast<std::size_t>(kOwn - kDeleted), "own count wrong in child");
+    detail::child_check(store.count(detail::numbered("own", child)) == static_cast<std::size_t>(kOwn - kDeleted), "own count wrong in child");
   });
   EXPECT_EQ(s.count("hot"), static_cast<std::size_t>(kShared)) << "concurrent upserts of one key make one row";
   for (int c = 0; c < kChildren; ++c)
-    EXPECT_EQ(s.count("own" + std::to_string(c)), static_cast<std::size_t>(kOwn - kDeleted));
+    EXPECT_EQ(s.count(detail::numbered("own", c)), static_cast<std::size_t>(kOwn - kDeleted));
   EXPECT_EQ(s.count(), static_cast<std::size_t>(kShared + kChildren * (kOwn - kDeleted)));
   const auto ids = detail::all_ids(s);
   EXPECT_EQ(std::set<EntryId>(ids.begin(), ids.end()).size(), ids.size());
@@ -176,7 +176,7 @@ TYPED_TEST_P(MultiProcess, FourProcessesMixedWrites) {
   EXPECT_EQ(deletes, static_cast<std::size_t>(kChildren * kDeleted));
   std::set<EntryId> hot_ids;
   for (int i = 0; i < kShared; ++i) {
-    auto e = s.get_by_hash("hot", detail::make_entry("hot", "k" + std::to_string(i)).query_hash);
+    auto e = s.get_by_hash("hot", detail::make_entry("hot", detail::numbered("k", i)).query_hash);
     ASSERT_TRUE(e.has_value());
     hot_ids.insert(e->id);
   }

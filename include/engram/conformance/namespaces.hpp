@@ -17,8 +17,8 @@ TYPED_TEST_SUITE_P(Namespaces);
 
 TYPED_TEST_P(Namespaces, CountPerNamespaceAndTotal) {
   auto s = this->open_store();
-  for (int i = 0; i < 5; ++i) this->put(s, "a", "k" + std::to_string(i));
-  for (int i = 0; i < 3; ++i) this->put(s, "b", "k" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) this->put(s, "a", detail::numbered("k", i));
+  for (int i = 0; i < 3; ++i) this->put(s, "b", detail::numbered("k", i));
   this->put(s, "", "k");
   EXPECT_EQ(s.count(), 9u);
   EXPECT_EQ(s.count(std::nullopt), 9u);
@@ -33,7 +33,7 @@ TYPED_TEST_P(Namespaces, CountPerNamespaceAndTotal) {
 TYPED_TEST_P(Namespaces, ListIsSortedDistinctAndNonEmptyOnly) {
   auto s = this->open_store();
   const std::vector<std::string> inserted = {"b", "a", "\xc3\xa9t\xc3\xa9", "B", "a", "", "b", "a:b", "~", "a"};
-  for (std::size_t i = 0; i < inserted.size(); ++i) this->put(s, inserted[i], "k" + std::to_string(i));
+  for (std::size_t i = 0; i < inserted.size(); ++i) this->put(s, inserted[i], detail::numbered("k", i));
   s.set_namespace_quota("quota-only", 5);  // a quota alone does not make a namespace exist
   std::vector<std::string> expected = {"", "B", "a", "a:b", "b", "~", "\xc3\xa9t\xc3\xa9"};
   EXPECT_EQ(s.list_namespaces(), expected) << "byte order (unsigned), distinct, only namespaces with entries";
@@ -120,7 +120,7 @@ TYPED_TEST_P(Namespaces, ManyNamespaces) {
   auto s = this->open_store();
   std::vector<std::string> expected;
   for (int i = 0; i < 300; ++i) {
-    std::string ns = "tenant-" + std::to_string(i);
+    std::string ns = detail::numbered("tenant-", i);
     this->put(s, ns, "k1");
     this->put(s, ns, "k2");
     expected.push_back(ns);

@@ -33,7 +33,7 @@ TYPED_TEST_P(Refinements, InsertManyReturnsIdsInOrderWithUpsertRules) {
   auto s = this->open_store();
   const EntryId existing = this->put(s, "ns", "existing");
   std::vector<StoredEntry> batch;
-  for (int i = 0; i < 5; ++i) batch.push_back(detail::make_entry("ns", "k" + std::to_string(i), i));
+  for (int i = 0; i < 5; ++i) batch.push_back(detail::make_entry("ns", detail::numbered("k", i), i));
   batch.push_back(detail::make_entry("ns", "existing", 50));  // upsert of a stored row
   batch.push_back(detail::make_entry("other", "k0", 60));     // same key, other namespace
   const std::uint64_t before = s.read_version_counter();
@@ -71,7 +71,7 @@ TYPED_TEST_P(Refinements, InsertManyRepeatedKeyResolvesToLastOccurrence) {
 TYPED_TEST_P(Refinements, InsertManyOfTenThousand) {
   auto s = this->open_store();
   std::vector<StoredEntry> batch;
-  for (int i = 0; i < 10'000; ++i) batch.push_back(detail::make_entry("bulk" + std::to_string(i % 7), "k" + std::to_string(i), i));
+  for (int i = 0; i < 10'000; ++i) batch.push_back(detail::make_entry(detail::numbered("bulk", i % 7), detail::numbered("k", i), i));
   const auto ids = detail::insert_batch(s, std::span<const StoredEntry>(batch));
   ASSERT_EQ(ids.size(), batch.size());
   EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
@@ -115,7 +115,7 @@ TYPED_TEST_P(Refinements, TouchManyKeepsLatestAccessAndAddsHits) {
 TYPED_TEST_P(Refinements, IndexRowsMatchFullRows) {
   auto s = this->open_store();
   for (int i = 0; i < 12; ++i) {
-    auto e = detail::make_entry("ns" + std::to_string(i % 3), "k" + std::to_string(i), i);
+    auto e = detail::make_entry(detail::numbered("ns", i % 3), detail::numbered("k", i), i);
     if (i % 2) e.ttl = Millis(i * 100);
     s.insert(e);
   }
@@ -150,7 +150,7 @@ TYPED_TEST_P(Refinements, IndexRowsMatchFullRows) {
 TYPED_TEST_P(Refinements, MaintenanceKeepsData) {
   using S = typename TypeParam::StoreType;
   auto s = this->open_store();
-  for (int i = 0; i < 50; ++i) this->put(s, "ns", "k" + std::to_string(i));
+  for (int i = 0; i < 50; ++i) this->put(s, "ns", detail::numbered("k", i));
   for (EntryId id : s.iter_lru_ids(20)) s.delete_by_id(id);
   const auto before = detail::all_entries(s);
   const std::uint64_t version = s.read_version_counter();

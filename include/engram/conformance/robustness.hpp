@@ -19,7 +19,7 @@ TYPED_TEST_P(Robustness, TenThousandInserts) {
   constexpr int kRows = 10'000;
   std::vector<EntryId> ids;
   ids.reserve(kRows);
-  for (int i = 0; i < kRows; ++i) ids.push_back(this->put(s, "ns" + std::to_string(i % 4), "k" + std::to_string(i), i));
+  for (int i = 0; i < kRows; ++i) ids.push_back(this->put(s, detail::numbered("ns", i % 4), detail::numbered("k", i), i));
   EXPECT_EQ(s.count(), static_cast<std::size_t>(kRows));
   EXPECT_EQ(s.count("ns3"), static_cast<std::size_t>(kRows / 4));
   EXPECT_EQ(s.read_version_counter(), static_cast<std::uint64_t>(kRows));
@@ -39,7 +39,7 @@ TYPED_TEST_P(Robustness, TenThousandInserts) {
 TYPED_TEST_P(Robustness, DeleteManyWithFortyThousandIds) {
   auto s = this->open_store();
   std::vector<EntryId> present;
-  for (int i = 0; i < 100; ++i) present.push_back(this->put(s, "ns", "k" + std::to_string(i)));
+  for (int i = 0; i < 100; ++i) present.push_back(this->put(s, "ns", detail::numbered("k", i)));
   const EntryId keep = this->put(s, "ns", "keep");
   std::vector<EntryId> ids;
   for (EntryId id = keep + 1; ids.size() < 40'000; ++id) ids.push_back(id);  // never allocated
@@ -93,7 +93,7 @@ TYPED_TEST_P(Robustness, RandomOperationsMatchReferenceModel) {
     const std::int64_t now = step * 10;
     switch (next(10)) {
       case 0: case 1: case 2: case 3: {  // insert or upsert
-        auto e = detail::make_entry(namespaces[next(4)], "k" + std::to_string(next(60)), now);
+        auto e = detail::make_entry(namespaces[next(4)], detail::numbered("k", next(60)), now);
         if (next(3) == 0) e.ttl = Millis(static_cast<std::int64_t>(next(500)));
         e.access_count = static_cast<std::int64_t>(next(5));
         StoredEntry* old = find_key(e.ns, e.query_hash);

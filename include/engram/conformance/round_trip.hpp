@@ -198,7 +198,7 @@ TYPED_TEST_P(RoundTrip, IdsArePositiveUniqueAndIncreasing) {
   EntryId last = 0;
   std::set<EntryId> seen;
   for (int i = 0; i < 200; ++i) {
-    const EntryId id = this->put(s, "ns" + std::to_string(i % 3), "k" + std::to_string(i));
+    const EntryId id = this->put(s, detail::numbered("ns", i % 3), detail::numbered("k", i));
     EXPECT_GT(id, last) << "a new row gets an id greater than every id allocated before";
     last = id;
     seen.insert(id);

@@ -22,7 +22,7 @@ class SnapshotRestore : public StoreTestBase<F> {
   std::vector<StoredEntry> fill(S& s) {
     std::vector<StoredEntry> rows;
     for (int i = 0; i < 30; ++i) {
-      auto e = detail::make_entry(i % 3 == 0 ? "" : "ns" + std::to_string(i % 3), "k" + std::to_string(i), i);
+      auto e = detail::make_entry(i % 3 == 0 ? "" : detail::numbered("ns", i % 3), detail::numbered("k", i), i);
       if (i % 4 == 0) e.ttl = Millis(1000 + i);
       e.embedding[0] = (i % 2) ? -0.0f : std::numeric_limits<float>::denorm_min();
       s.insert(e);
@@ -173,7 +173,7 @@ TYPED_TEST_P(SnapshotRestore, DamagedSnapshotIsReported) {
   using S = typename TypeParam::StoreType;
   detail::ScratchDir dir;
   auto s = this->open_store();
-  for (int i = 0; i < 40; ++i) this->put(s, "ns", "k" + std::to_string(i));
+  for (int i = 0; i < 40; ++i) this->put(s, "ns", detail::numbered("k", i));
   s.snapshot_to(dir / "snap");
   const auto size = std::filesystem::file_size(dir / "snap");
   ASSERT_GT(size, 64u);

@@ -93,10 +93,10 @@ TYPED_TEST_P(UpdateDelete, DeleteExpiredScopedToNamespace) {
   auto s = this->open_store();
   std::vector<EntryId> a_ids, b_ids;
   for (int i = 0; i < 3; ++i) {
-    auto a = detail::make_entry("a", "k" + std::to_string(i), 0);
+    auto a = detail::make_entry("a", detail::numbered("k", i), 0);
     a.ttl = Millis(10);
     a_ids.push_back(s.insert(a));
-    auto b = detail::make_entry("b", "k" + std::to_string(i), 0);
+    auto b = detail::make_entry("b", detail::numbered("k", i), 0);
     b.ttl = Millis(10);
     b_ids.push_back(s.insert(b));
   }
@@ -114,7 +114,7 @@ TYPED_TEST_P(UpdateDelete, DeleteExpiredScopedToNamespace) {
 
 TYPED_TEST_P(UpdateDelete, ClearNamespaceTouchesNothingElse) {
   auto s = this->open_store();
-  for (int i = 0; i < 4; ++i) this->put(s, "gone", "k" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) this->put(s, "gone", detail::numbered("k", i));
   auto keep = detail::make_entry("kept", "k", 3);
   keep.id = s.insert(keep);
   s.update_access(keep.id, detail::at(77));

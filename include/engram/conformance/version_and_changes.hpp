@@ -34,7 +34,7 @@ TYPED_TEST_P(VersionAndChanges, SuccessfulDeletesBumpOncePerRow) {
   auto s = this->open_store();
   std::vector<EntryId> ids;
   for (int i = 0; i < 10; ++i) {
-    auto e = detail::make_entry(i < 3 ? "clear" : "ns", "k" + std::to_string(i), 0);
+    auto e = detail::make_entry(i < 3 ? "clear" : "ns", detail::numbered("k", i), 0);
     if (i >= 3 && i < 5) e.ttl = Millis(10);
     ids.push_back(s.insert(e));
   }
@@ -100,7 +100,7 @@ TYPED_TEST_P(VersionAndChanges, FeedRecordsEveryChangeInOrder) {
 TYPED_TEST_P(VersionAndChanges, BulkDeletesListEveryRemovedRow) {
   auto s = this->open_store();
   std::set<EntryId> cleared;
-  for (int i = 0; i < 4; ++i) cleared.insert(this->put(s, "gone", "k" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i) cleared.insert(this->put(s, "gone", detail::numbered("k", i)));
   this->put(s, "kept", "k");
   const std::uint64_t before = s.read_version_counter();
   EXPECT_EQ(s.clear_namespace("gone"), 4u);
@@ -117,7 +117,7 @@ TYPED_TEST_P(VersionAndChanges, BulkDeletesListEveryRemovedRow) {
 
 TYPED_TEST_P(VersionAndChanges, ChangesSinceHonoursVersionAndLimit) {
   auto s = this->open_store();
-  for (int i = 0; i < 7; ++i) this->put(s, "ns", "k" + std::to_string(i));
+  for (int i = 0; i < 7; ++i) this->put(s, "ns", detail::numbered("k", i));
   auto first = s.changes_since(0, 3);
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(first->size(), 3u);
