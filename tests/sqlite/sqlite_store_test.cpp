@@ -60,6 +60,24 @@ TEST(SqliteFile, CreatedWithMode0600EvenWithPermissiveUmask) {
   EXPECT_EQ(file_mode(shm), 0600u);
 }
 
+TEST(SqliteFile, RecordedIdentityReadsTheEmbedderWithoutOpening) {
+  TempDir dir;
+  const auto path = dir / "id.db";
+  EXPECT_FALSE(SqliteStore::recorded_identity(path));  // no file yet
+  {
+    SqliteStore store(path);
+    store.open(kFingerprint, kDim);
+  }
+  const auto identity = SqliteStore::recorded_identity(path);
+  ASSERT_TRUE(identity);
+  EXPECT_EQ(identity->fingerprint, kFingerprint);
+  EXPECT_EQ(identity->dim, kDim);
+
+  const auto garbage = dir / "garbage.db";
+  std::ofstream(garbage) << std::string(5000, 'x');
+  EXPECT_THROW(SqliteStore::recorded_identity(garbage), StoreCorrupt);
+}
+
 TEST(SqliteFile, ConstructingDoesNotCreateTheFile) {
   TempDir dir;
   SqliteStore s(dir / "lazy.db");

@@ -159,6 +159,34 @@ void SqliteStore::snapshot_to(const std::filesystem::path& dest) const {
   }
 }
 
+std::optional<SqliteStore::RecordedIdentity> SqliteStore::recorded_identity(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
+  detail::Db db(display(path), SqliteOptions{}.busy_timeout.count());
+  try {
+    db.open(path.string(), SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    if (db.query_int("PRAGMA application_id", "reading the header") != detail::kSqliteApplicationId) {
+      throw StoreCorrupt("'" + display(path) + "' is not an engram database (wrong application id). "
+                         "Remediation: pass a file created by SqliteStore.");
+    }
+    auto meta = [&](std::string_view key) -> std::optional<std::string> {
+      auto stmt = db.prepare("SELECT value FROM engram_meta WHERE key = ?1");
+      stmt.bind_text(1, key);
+      if (!stmt.step()) return std::nullopt;
+      return stmt.column_bytes(0);
+    };
+    const auto fingerprint = meta("fingerprint");
+    const auto dim = meta("dim");
+    if (!fingerprint || !dim) return std::nullopt;
+    return RecordedIdentity{*fingerprint, static_cast<std::size_t>(std::stoull(*dim))};
+  } catch (const StoreCorrupt&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StoreCorrupt("cannot read the identity of '" + display(path) + "': " + e.what() +
+                       ". Remediation: check that the file is an engram database.");
+  }
+}
+
 SqliteStore SqliteStore::restore_from(const std::filesystem::path& src, Location dest, SqliteOptions options) {
   if (dest.empty() || dest.native() == ":memory:" || dest.native().rfind("file:", 0) == 0) {
     throw InvalidArgument("restore_from needs a plain destination file path, not '" + display(dest) +

@@ -179,6 +179,16 @@ class SqliteStore {
 
   // ---- 20-22: integrity and backup ------------------------------------------------------
 
+  // The embedder identity an existing engram database records (what open() compares), read
+  // without opening the store and without writing anything; nullopt when `path` does not
+  // exist or has never been opened by an embedder. Lets tools open a file whose embedder they
+  // do not know. Throws StoreCorrupt when the file is not an engram database.
+  struct RecordedIdentity {
+    std::string fingerprint;
+    std::size_t dim = 0;
+  };
+  static std::optional<RecordedIdentity> recorded_identity(const std::filesystem::path& path);
+
   // PRAGMA quick_check (or integrity_check, see SqliteOptions) returned "ok". False when
   // closed or on any error; never throws.
   bool integrity_check() const noexcept;
