@@ -91,15 +91,22 @@ void bm_stream(benchmark::State& state) {
   state.counters["GBps"] = stream_bandwidth_gbs();
 }
 
+// Each iteration first streams a buffer of the same size as the index's rows, then runs one
+// search: the two measurements alternate, so load from other processes hits both alike, and
+// bw_frac = p50(stream) / p50(scan) compares them under the same conditions.
 void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, std::size_t threads) {
-  const double stream = stream_bandwidth_gbs();  // measured before the index takes memory
   VectorIndex index(IndexConfig{d, IndexKind::kFlat, e, HnswParams{}, threads});
   index.add_batch(ids_for(n), std::span<const float>(dataset(n, d)).first(n * d));
+  const std::size_t bytes = n * d * element_bytes(e);
+  const StreamBuffer stream_buf(bytes);
   const std::size_t q_count = 200;
   const auto& qs = queries(n, d, QueryKind::kSemantic, q_count);
-  Latencies lat;
+  Latencies lat, stream;
   std::size_t i = 0;
   for (auto _ : state) {
+    const auto s0 = Clock::now();
+    benchmark::DoNotOptimize(stream_buf.pass());
+    stream.add(Clock::now() - s0);
     const auto& q = qs[i++ % qs.size()];
     const auto t0 = Clock::now();
     auto r = index.search(q, 4);
@@ -107,17 +114,15 @@ void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
     benchmark::DoNotOptimize(r.data());
   }
   const double p50_s = lat.percentile(50) / 1e6;
-  const double bytes = static_cast<double>(n * d * element_bytes(e));
   Row row{"flat scan", std::string(index.describe()) + (threads > 1 ? " x" + std::to_string(threads) + " threads" : "")};
   row.n = static_cast<double>(n);
   row.d = static_cast<double>(d);
-  row.bw_frac = bytes / p50_s / 1e9 / stream;
+  row.bw_frac = stream.percentile(50) / lat.percentile(50);
   row.recall = recall_at_1(index, n, d, QueryKind::kSemantic, q_count);
   row.bytes_per_entry = static_cast<double>(index.memory_bytes()) / static_cast<double>(n);
   publish(state, lat, row);
-  state.counters["GBps"] = bytes / p50_s / 1e9;
-  state.counters["kernels"] = 0;
-  state.SetLabel(row.workload + "|" + row.mode);
+  state.counters["GBps"] = static_cast<double>(bytes) / p50_s / 1e9;
+  state.counters["stream_GBps"] = static_cast<double>(bytes) / (stream.percentile(50) / 1e6) / 1e9;
 }
 
 struct BuiltHnsw {
@@ -138,8 +143,10 @@ BuiltHnsw& hnsw(ElementType e, std::size_t n, std::size_t d) {
   return b;
 }
 
-void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, QueryKind kind) {
+void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, QueryKind kind,
+             std::size_t ef) {
   BuiltHnsw& b = hnsw(e, n, d);
+  b.index->set_ef_search(ef);
   const std::size_t q_count = n >= 1'000'000 ? 500 : 1000;
   const auto& qs = queries(n, d, kind, q_count);
   Latencies lat;
@@ -152,13 +159,15 @@ void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
     benchmark::DoNotOptimize(r.data());
   }
   Row row{kind == QueryKind::kSemantic ? "hnsw search" : "hnsw search, random queries",
-          std::string(b.index->describe()) + " (build " + std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
+          std::string(b.index->describe()) + " ef " + std::to_string(ef) + " (build " +
+              std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
   row.n = static_cast<double>(n);
   row.d = static_cast<double>(d);
   row.recall = recall_at_1(*b.index, n, d, kind, q_count);
   row.bytes_per_entry = static_cast<double>(b.index->memory_bytes()) / static_cast<double>(n);
   publish(state, lat, row);
   state.counters["build_s"] = b.build_s;
+  state.counters["ef"] = static_cast<double>(ef);
 }
 
 void register_all() {
@@ -179,33 +188,31 @@ void register_all() {
         ->Iterations(scan_iters)
         ->Unit(benchmark::kMicrosecond);
   }
+  // ef_search values: the default (64) everywhere, larger ones where recall needs them.
+  auto efs_for = [&](std::size_t n) {
+    return n >= 100000 && !q ? std::vector<std::size_t>{64, 128, 256} : std::vector<std::size_t>{64};
+  };
+  auto add_hnsw = [&](ElementType e, std::size_t n, QueryKind kind) {
+    for (std::size_t ef : efs_for(n)) {
+      const std::string name = std::string("hnsw/") + to_string(e) + "/" + std::to_string(n) + "x384/" +
+                               (kind == QueryKind::kSemantic ? "semantic" : "random") + "/ef:" + std::to_string(ef);
+      benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind, ef)
+          ->Iterations(q ? 500 : 3000)
+          ->Unit(benchmark::kMicrosecond);
+    }
+  };
   std::vector<std::size_t> sizes = {1000, 10000};
   if (!q) sizes.push_back(100000);
-  for (ElementType e : {ElementType::kF32, ElementType::kInt8}) {
-    for (std::size_t n : sizes) {
-      for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) {
-        const std::string name = std::string("hnsw/") + to_string(e) + "/" + std::to_string(n) + "x384/" +
-                                 (kind == QueryKind::kSemantic ? "semantic" : "random");
-        benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind)
-            ->Iterations(q ? 500 : 5000)
-            ->Unit(benchmark::kMicrosecond);
-      }
-    }
-  }
+  for (ElementType e : {ElementType::kF32, ElementType::kInt8})
+    for (std::size_t n : sizes)
+      for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) add_hnsw(e, n, kind);
   // 1M x 384 int8 HNSW: long build (both cores), full runs only; ENGRAM_BENCH_HNSW_MAX caps
   // N (e.g. 200000) when a million is too long for the machine at hand.
   if (!q) {
     std::size_t big = 1'000'000;
     if (const char* cap = std::getenv("ENGRAM_BENCH_HNSW_MAX")) big = std::strtoull(cap, nullptr, 10);
-    if (big > 100000) {
-      for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) {
-        const std::string name = "hnsw/int8/" + std::to_string(big) + "x384/" +
-                                 (kind == QueryKind::kSemantic ? "semantic" : "random");
-        benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, ElementType::kInt8, big, std::size_t{384}, kind)
-            ->Iterations(5000)
-            ->Unit(benchmark::kMicrosecond);
-      }
-    }
+    if (big > 100000)
+      for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) add_hnsw(ElementType::kInt8, big, kind);
   }
 }
 

@@ -56,6 +56,7 @@ class HnswLayout {
   // Rebuilds the graph from the live rows, dropping deleted slots (remove() calls it when
   // deleted slots outnumber live ones).
   void compact();
+  void set_ef_search(std::size_t ef);
 
  private:
   struct Impl;

@@ -170,24 +170,153 @@ ENGRAM_VNNI std::int32_t dot_i8_vnni(const std::int8_t* a, const std::int8_t* b,
   return dot_flip_vnni(a, b, d) - 128 * sum_i8_vnni(b, d);
 }
 
+// ---- scans ----
+// Rows are consumed strictly in memory order (one row after the other: interleaving four
+// rows measured 30-40 % slower here, as it defeats the hardware stream prefetcher), but the
+// horizontal sums of four consecutive rows are folded together: at d = 384 a full horizontal
+// reduction per row costs about as much as the dot itself.
+
+inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) noexcept {
+  auto half = [](__m512 v) {
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  };
+  return _mm_hadd_ps(_mm_hadd_ps(half(a), half(b)), _mm_hadd_ps(half(c), half(d)));
+}
+
+inline __m128i reduce4(__m512i a, __m512i b, __m512i c, __m512i d) noexcept {
+  auto half = [](__m512i v) {
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  };
+  return _mm_hadd_epi32(_mm_hadd_epi32(half(a), half(b)), _mm_hadd_epi32(half(c), half(d)));
+}
+
+// Unreduced dot products (a vector whose lanes sum to the dot).
+inline __m512 acc_f32(const float* q, const float* r, std::size_t d) noexcept {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  std::size_t j = 0;
+  for (; j + 64 <= d; j += 64) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), _mm512_loadu_ps(r + j), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 16), _mm512_loadu_ps(r + j + 16), s1);
+    s2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 32), _mm512_loadu_ps(r + j + 32), s2);
+    s3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 48), _mm512_loadu_ps(r + j + 48), s3);
+  }
+  for (; j + 16 <= d; j += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), _mm512_loadu_ps(r + j), s0);
+  if (j < d) {
+    const __mmask16 m = mask16(d - j);
+    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + j), _mm512_maskz_loadu_ps(m, r + j), s1);
+  }
+  return _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+}
+
+inline __m512 acc_f16(const float* q, const std::uint16_t* r, std::size_t d) noexcept {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  std::size_t j = 0;
+  for (; j + 64 <= d; j += 64) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), load_half16(r + j), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 16), load_half16(r + j + 16), s1);
+    s2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 32), load_half16(r + j + 32), s2);
+    s3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 48), load_half16(r + j + 48), s3);
+  }
+  for (; j + 16 <= d; j += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), load_half16(r + j), s0);
+  if (j < d) {
+    const __mmask16 m = mask16(d - j);
+    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + j), load_half16(r + j, m), s1);
+  }
+  return _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+}
+
+inline __m512i acc_i8_bw(const std::int8_t* q, const std::int8_t* r, std::size_t d) noexcept {
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+  std::size_t j = 0;
+  for (; j + 64 <= d; j += 64) {
+    s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(load_i8_as_i16(q + j), load_i8_as_i16(r + j)));
+    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(load_i8_as_i16(q + j + 32), load_i8_as_i16(r + j + 32)));
+  }
+  for (; j + 32 <= d; j += 32)
+    s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(load_i8_as_i16(q + j), load_i8_as_i16(r + j)));
+  if (j < d) {
+    const __mmask32 m = mask32(d - j);
+    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(load_i8_as_i16(q + j, m), load_i8_as_i16(r + j, m)));
+  }
+  return _mm512_add_epi32(s0, s1);
+}
+
+// sum((r ^ 0x80) * q), unreduced; see dot_flip_vnni.
+ENGRAM_VNNI inline __m512i acc_i8_vnni(const std::int8_t* q, const std::int8_t* r, std::size_t d) noexcept {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+  std::size_t j = 0;
+  for (; j + 128 <= d; j += 128) {
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(r + j), flip), _mm512_loadu_si512(q + j));
+    s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(r + j + 64), flip),
+                             _mm512_loadu_si512(q + j + 64));
+  }
+  for (; j + 64 <= d; j += 64)
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(r + j), flip), _mm512_loadu_si512(q + j));
+  if (j < d) {
+    const __mmask64 m = mask64(d - j);
+    s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, r + j), flip),
+                             _mm512_maskz_loadu_epi8(m, q + j));
+  }
+  return _mm512_add_epi32(s0, s1);
+}
+
 void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d,
               float* out) noexcept {
-  for (std::size_t r = 0; r < n; ++r) out[r] = dot_f32_impl(q, rows + r * d, d);
+  std::size_t r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const float* p = rows + r * d;
+    const __m512 a0 = acc_f32(q, p, d), a1 = acc_f32(q, p + d, d);
+    const __m512 a2 = acc_f32(q, p + 2 * d, d), a3 = acc_f32(q, p + 3 * d, d);
+    _mm_storeu_ps(out + r, reduce4(a0, a1, a2, a3));
+  }
+  for (; r < n; ++r) out[r] = _mm512_reduce_add_ps(acc_f32(q, rows + r * d, d));
 }
+
 void scan_f16(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d,
               float* out) noexcept {
-  for (std::size_t r = 0; r < n; ++r) out[r] = dot_f32_f16_impl(q, rows + r * d, d);
+  std::size_t r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const std::uint16_t* p = rows + r * d;
+    const __m512 a0 = acc_f16(q, p, d), a1 = acc_f16(q, p + d, d);
+    const __m512 a2 = acc_f16(q, p + 2 * d, d), a3 = acc_f16(q, p + 3 * d, d);
+    _mm_storeu_ps(out + r, reduce4(a0, a1, a2, a3));
+  }
+  for (; r < n; ++r) out[r] = _mm512_reduce_add_ps(acc_f16(q, rows + r * d, d));
 }
+
 void scan_i8_bw(const std::int8_t* q, const std::int8_t* rows, std::size_t n, std::size_t d,
                 std::int32_t* out) noexcept {
-  for (std::size_t r = 0; r < n; ++r) out[r] = dot_i8_bw_impl(q, rows + r * d, d);
+  std::size_t r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const std::int8_t* p = rows + r * d;
+    const __m512i a0 = acc_i8_bw(q, p, d), a1 = acc_i8_bw(q, p + d, d);
+    const __m512i a2 = acc_i8_bw(q, p + 2 * d, d), a3 = acc_i8_bw(q, p + 3 * d, d);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + r), reduce4(a0, a1, a2, a3));
+  }
+  for (; r < n; ++r) out[r] = _mm512_reduce_add_epi32(acc_i8_bw(q, rows + r * d, d));
 }
+
 // The row is the flipped (unsigned) operand and the query the signed one, so the correction
 // 128 * sum(q) is computed once for the whole scan.
 ENGRAM_VNNI void scan_i8_vnni(const std::int8_t* q, const std::int8_t* rows, std::size_t n,
                               std::size_t d, std::int32_t* out) noexcept {
   const std::int32_t correction = 128 * sum_i8_vnni(q, d);
-  for (std::size_t r = 0; r < n; ++r) out[r] = dot_flip_vnni(rows + r * d, q, d) - correction;
+  const __m128i correction4 = _mm_set1_epi32(correction);
+  std::size_t r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const std::int8_t* p = rows + r * d;
+    const __m512i a0 = acc_i8_vnni(q, p, d), a1 = acc_i8_vnni(q, p + d, d);
+    const __m512i a2 = acc_i8_vnni(q, p + 2 * d, d), a3 = acc_i8_vnni(q, p + 3 * d, d);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + r),
+                     _mm_sub_epi32(reduce4(a0, a1, a2, a3), correction4));
+  }
+  for (; r < n; ++r) out[r] = _mm512_reduce_add_epi32(acc_i8_vnni(q, rows + r * d, d)) - correction;
 }
 
 inline std::size_t dim_of(const void* p) noexcept { return *static_cast<const std::size_t*>(p); }

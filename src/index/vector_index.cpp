@@ -171,6 +171,7 @@ struct VectorIndex::Impl {
     }
     for (const LogOp& op : b->log) apply(op, *b->result);
     hnsw = std::move(b->result);
+    hnsw->set_ef_search(config.hnsw.ef_search);
     flat.reset();
     if (hnsw->size() < low_water()) to_flat();
   }
@@ -285,6 +286,12 @@ std::optional<std::vector<float>> VectorIndex::stored_vector(EntryId id) const {
   std::vector<float> out(m.config.dim);
   m.codec.decode(row, out.data());
   return out;
+}
+
+void VectorIndex::set_ef_search(std::size_t ef) {
+  Impl& m = *impl_;
+  m.config.hnsw.ef_search = ef;
+  if (m.hnsw) m.hnsw->set_ef_search(ef);  // a pending build picks it up in complete_build()
 }
 
 bool VectorIndex::build_pending() const { return impl_->build != nullptr; }

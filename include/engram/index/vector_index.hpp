@@ -85,6 +85,10 @@ class VectorIndex {
   // The stored vector of `id` decoded to float (exact for f32, dequantized for f16/int8).
   std::optional<std::vector<float>> stored_vector(EntryId id) const;
 
+  // Changes HnswParams::ef_search (the HNSW candidate-list size: higher = better recall,
+  // slower search) for this index, now and after any later rebuild. Exclusive, like add().
+  void set_ef_search(std::size_t ef);
+
   // kAuto: true while a background flat -> HNSW build is running.
   bool build_pending() const;
   // Waits for a pending background build and switches to it (exclusive, like add()).
