@@ -21,18 +21,45 @@ namespace {
 
 std::size_t element_bytes(ElementType e) { return e == ElementType::kF32 ? 4 : e == ElementType::kF16 ? 2 : 1; }
 
+// kRandom: i.i.d. Gaussian directions (BENCHMARKS.md's data; intrinsic dimension = d, the
+// hardest case for any graph index). kLowDim: normalize(A z + 0.1 e) with z in R^32 and a
+// fixed random A (384 x 32): an intrinsic dimension near 32, closer to how real sentence
+// embeddings are distributed.
+enum class Data { kRandom, kLowDim };
+Data g_data = Data::kRandom;  // set by each benchmark before it touches data
+
+std::vector<float> lowdim_vectors(std::size_t n, std::size_t d, std::uint64_t seed) {
+  const std::size_t k = 32;
+  std::vector<float> a(d * k);
+  Gaussian ga(424242);
+  for (float& x : a) x = ga.next();
+  std::vector<float> out(n * d), z(k);
+  for (std::size_t i = 0; i < n; ++i) {
+    Gaussian g(seed * 1'000'003ull + i);
+    for (float& x : z) x = g.next();
+    float* row = out.data() + i * d;
+    for (std::size_t r = 0; r < d; ++r) {
+      float v = 0;
+      for (std::size_t c = 0; c < k; ++c) v += a[r * k + c] * z[c];
+      row[r] = v / std::sqrt(static_cast<float>(k)) + 0.1f * g.next();
+    }
+    normalize(std::span<float>(row, d));
+  }
+  return out;
+}
+
 const std::vector<float>& dataset(std::size_t n, std::size_t d) {
-  static std::map<std::pair<std::size_t, std::size_t>, std::vector<float>> cache;
-  auto& v = cache[{n, d}];
-  if (v.empty()) v = unit_vectors(n, d, 1000 + d);  // prefixes agree across n
+  static std::map<std::tuple<int, std::size_t, std::size_t>, std::vector<float>> cache;
+  auto& v = cache[{static_cast<int>(g_data), n, d}];
+  if (v.empty()) v = g_data == Data::kRandom ? unit_vectors(n, d, 1000 + d) : lowdim_vectors(n, d, 2000 + d);
   return v;
 }
 
 enum class QueryKind { kSemantic, kRandom };
 
 const std::vector<std::vector<float>>& queries(std::size_t n, std::size_t d, QueryKind kind, std::size_t count) {
-  static std::map<std::tuple<std::size_t, std::size_t, int, std::size_t>, std::vector<std::vector<float>>> cache;
-  auto& qs = cache[{n, d, static_cast<int>(kind), count}];
+  static std::map<std::tuple<int, std::size_t, std::size_t, int, std::size_t>, std::vector<std::vector<float>>> cache;
+  auto& qs = cache[{static_cast<int>(g_data), n, d, static_cast<int>(kind), count}];
   if (!qs.empty()) return qs;
   const auto& data = dataset(n, d);
   std::uint64_t s = 77;
@@ -40,10 +67,13 @@ const std::vector<std::vector<float>>& queries(std::size_t n, std::size_t d, Que
     if (kind == QueryKind::kSemantic) {
       const std::size_t j = splitmix64(s) % n;
       qs.push_back(paraphrase(std::span<const float>(data).subspan(j * d, d), 0.95, 5000 + i));
-    } else {
+    } else if (g_data == Data::kRandom) {
       std::vector<float> q(d);
       random_unit_vector(q, 9'000'000 + i);
       qs.push_back(std::move(q));
+    } else {
+      const auto fresh = lowdim_vectors(1, d, 9'000'000 + i);  // a new point of the same shape
+      qs.push_back(fresh);
     }
   }
   return qs;
@@ -57,8 +87,8 @@ std::vector<EntryId> ids_for(std::size_t n) {
 
 // Exact top-1 (flat f32, threaded) for each query.
 const std::vector<EntryId>& truth(std::size_t n, std::size_t d, QueryKind kind, std::size_t count) {
-  static std::map<std::tuple<std::size_t, std::size_t, int, std::size_t>, std::vector<EntryId>> cache;
-  auto& t = cache[{n, d, static_cast<int>(kind), count}];
+  static std::map<std::tuple<int, std::size_t, std::size_t, int, std::size_t>, std::vector<EntryId>> cache;
+  auto& t = cache[{static_cast<int>(g_data), n, d, static_cast<int>(kind), count}];
   if (!t.empty()) return t;
   VectorIndex exact(IndexConfig{d, IndexKind::kFlat, ElementType::kF32, HnswParams{}, 2});
   exact.add_batch(ids_for(n), std::span<const float>(dataset(n, d)).first(n * d));
@@ -95,6 +125,7 @@ void bm_stream(benchmark::State& state) {
 // search: the two measurements alternate, so load from other processes hits both alike, and
 // bw_frac = p50(stream) / p50(scan) compares them under the same conditions.
 void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, std::size_t threads) {
+  g_data = Data::kRandom;
   VectorIndex index(IndexConfig{d, IndexKind::kFlat, e, HnswParams{}, threads});
   index.add_batch(ids_for(n), std::span<const float>(dataset(n, d)).first(n * d));
   const std::size_t bytes = n * d * element_bytes(e);
@@ -131,8 +162,8 @@ struct BuiltHnsw {
 };
 
 BuiltHnsw& hnsw(ElementType e, std::size_t n, std::size_t d) {
-  static std::map<std::tuple<int, std::size_t, std::size_t>, BuiltHnsw> cache;
-  auto& b = cache[{static_cast<int>(e), n, d}];
+  static std::map<std::tuple<int, int, std::size_t, std::size_t>, BuiltHnsw> cache;
+  auto& b = cache[{static_cast<int>(g_data), static_cast<int>(e), n, d}];
   if (b.index) return b;
   const auto& data = dataset(n, d);
   b.index = std::make_unique<VectorIndex>(IndexConfig{d, IndexKind::kHnsw, e, HnswParams{}, 1},
@@ -144,7 +175,8 @@ BuiltHnsw& hnsw(ElementType e, std::size_t n, std::size_t d) {
 }
 
 void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, QueryKind kind,
-             std::size_t ef) {
+             std::size_t ef, Data data) {
+  g_data = data;
   BuiltHnsw& b = hnsw(e, n, d);
   b.index->set_ef_search(ef);
   const std::size_t q_count = n >= 1'000'000 ? 500 : 1000;
@@ -158,7 +190,9 @@ void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
     lat.add(Clock::now() - t0);
     benchmark::DoNotOptimize(r.data());
   }
-  Row row{kind == QueryKind::kSemantic ? "hnsw search" : "hnsw search, random queries",
+  std::string what = kind == QueryKind::kSemantic ? "hnsw search" : "hnsw search, random queries";
+  if (data == Data::kLowDim) what += " [lowdim data]";
+  Row row{what,
           std::string(b.index->describe()) + " ef " + std::to_string(ef) + " (build " +
               std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
   row.n = static_cast<double>(n);
@@ -192,11 +226,12 @@ void register_all() {
   auto efs_for = [&](std::size_t n) {
     return n >= 100000 && !q ? std::vector<std::size_t>{64, 128, 256} : std::vector<std::size_t>{64};
   };
-  auto add_hnsw = [&](ElementType e, std::size_t n, QueryKind kind) {
+  auto add_hnsw = [&](ElementType e, std::size_t n, QueryKind kind, Data data = Data::kRandom) {
     for (std::size_t ef : efs_for(n)) {
       const std::string name = std::string("hnsw/") + to_string(e) + "/" + std::to_string(n) + "x384/" +
+                               (data == Data::kLowDim ? "lowdim/" : "") +
                                (kind == QueryKind::kSemantic ? "semantic" : "random") + "/ef:" + std::to_string(ef);
-      benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind, ef)
+      benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind, ef, data)
           ->Iterations(q ? 500 : 3000)
           ->Unit(benchmark::kMicrosecond);
     }
@@ -213,6 +248,11 @@ void register_all() {
     if (const char* cap = std::getenv("ENGRAM_BENCH_HNSW_MAX")) big = std::strtoull(cap, nullptr, 10);
     if (big > 100000)
       for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) add_hnsw(ElementType::kInt8, big, kind);
+    // The same on low-intrinsic-dimension data (another long build); opt in with
+    // ENGRAM_BENCH_LOWDIM=1.
+    if (big > 100000 && std::getenv("ENGRAM_BENCH_LOWDIM") != nullptr)
+      for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom})
+        add_hnsw(ElementType::kInt8, big, kind, Data::kLowDim);
   }
 }
 

@@ -45,7 +45,7 @@ struct LogOp {
 };
 
 struct Build {
-  std::mutex mutex;
+  mutable std::mutex mutex;
   std::vector<LogOp> log;                // guarded by mutex
   bool finished = false;                 // guarded by mutex; then the worker is done with
   std::unique_ptr<HnswLayout> result;    //   log/result/error
@@ -85,7 +85,7 @@ struct VectorIndex::Impl {
   ~Impl() { cancel_build(); }
 
   std::size_t build_threads() const {
-    return std::max<std::size_t>(1, tuning.build_threads ? tuning.build_threads : config.search_threads);
+    return std::max<std::size_t>(1, tuning.build_threads);
   }
   std::unique_ptr<HnswLayout> make_hnsw(std::size_t capacity) const {
     return std::make_unique<HnswLayout>(codec, config.hnsw, capacity);
@@ -295,6 +295,13 @@ void VectorIndex::set_ef_search(std::size_t ef) {
 }
 
 bool VectorIndex::build_pending() const { return impl_->build != nullptr; }
+
+bool VectorIndex::build_ready() const {
+  const Build* b = impl_->build.get();
+  if (b == nullptr) return false;
+  std::lock_guard lock(b->mutex);
+  return b->finished;
+}
 
 void VectorIndex::finish_build() {
   if (impl_->build) impl_->complete_build();

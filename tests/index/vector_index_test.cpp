@@ -2,7 +2,9 @@
 // synchronously and with the background build, without losing any entry.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "engram/index/vector_index.hpp"
 #include "test_data.hpp"
@@ -91,8 +93,10 @@ TEST_P(AutoTest, BackgroundBuildKeepsServingAndCatchesUp) {
   for (EntryId id = 1002; id <= 4000; ++id) m.add(index, id);
   for (EntryId id = 2; id <= 600; id += 3) m.remove(index, id);
   m.check(index, 0.99);
+  while (!index.build_ready()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   index.finish_build();
   EXPECT_FALSE(index.build_pending());
+  EXPECT_FALSE(index.build_ready());
   EXPECT_EQ(std::string(index.describe()).substr(0, 4), "hnsw");
   m.check(index, 0.99);
 }

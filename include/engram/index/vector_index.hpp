@@ -52,7 +52,11 @@ struct IndexConfig {
 // stay complete.
 struct IndexTuning {
   bool background_build = true;  // kAuto: build the HNSW graph off the caller's thread
-  std::size_t build_threads = 0; // hnswlib inserters for bulk builds; 0 = search_threads
+  // hnswlib inserters for bulk builds (add_batch, the kAuto background build). 1 by default:
+  // hnswlib 0.6.2's concurrent inserts hold one node's lock while taking others' (a lock-order
+  // inversion ThreadSanitizer reports; faiss fixed the same pattern as a real deadlock), so
+  // parallel builds are an explicit opt-in. 2 halves the build time on two cores.
+  std::size_t build_threads = 1;
 };
 
 struct Candidate {
@@ -89,9 +93,14 @@ class VectorIndex {
   // slower search) for this index, now and after any later rebuild. Exclusive, like add().
   void set_ef_search(std::size_t ef);
 
-  // kAuto: true while a background flat -> HNSW build is running.
+  // kAuto: true while a background flat -> HNSW build is in progress (not yet switched to).
   bool build_pending() const;
-  // Waits for a pending background build and switches to it (exclusive, like add()).
+  // True when a background build has finished, so finish_build() will not wait for it. Safe
+  // under the shared lock: a cache can poll this after reads and take the exclusive lock only
+  // when it is worth it (a namespace that only reads never reaches add(), where the switch
+  // otherwise happens).
+  bool build_ready() const;
+  // Waits for a pending background build (if any) and switches to it. Exclusive, like add().
   void finish_build();
 
   std::size_t size() const;
