@@ -11,6 +11,14 @@
 #include "id_map.hpp"
 #include "kernels.hpp"
 
+// hnswlib 0.6.2's prefetch hints read the link-list slot after the last one, which for an
+// upper-level list is up to 4 bytes past its malloc'd block. The value only feeds a prefetch
+// address, so it is harmless, but AddressSanitizer aborts on it: under ASan the manual
+// SSE paths (only prefetches and hnswlib's own distance kernels, which we do not use) are off.
+#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
+#define NO_MANUAL_VECTORIZATION
+#endif
+
 // hnswlib is a SYSTEM include; this guards against warnings it may still trigger under our
 // flags in newer compilers.
 #pragma GCC diagnostic push
