@@ -37,7 +37,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
+#include <shared_mutex>  // std::shared_lock
 #include <string>
 #include <string_view>
 #include <thread>
@@ -47,6 +47,7 @@
 
 #include "engram/detail/cache_state.hpp"
 #include "engram/detail/cache_support.hpp"
+#include "engram/detail/rw_mutex.hpp"
 #include "engram/embedder.hpp"
 #include "engram/embedders/hashing_embedder.hpp"
 #include "engram/errors.hpp"
@@ -482,17 +483,20 @@ class SemanticCache {
     };
     std::vector<Scored> candidates;
     bool exact_scores = true;
+    bool build_ready = false;
     {
       std::shared_lock lock(state_mu_);
       if (detail::NamespaceState* space = state_.find_namespace(ns)) {
         exact_scores = space->index.exact_scores();
+        build_ready = space->index.build_ready();
         for (const Candidate& c : space->index.search(embedding, options_.top_k)) {
           if (const auto* ref = state_.find_id(c.id)) candidates.push_back({c.id, c.score, ref->slot->expires_ms});
         }
       }
     }
+    if (build_ready) finish_index_build(ns);
     if (!exact_scores) {
-      // Approximate scores (quantized or HNSW): re-score against the stored float32 vectors.
+      // Approximate scores (quantized): re-score against the stored float32 vectors.
       for (Scored& c : candidates) {
         std::optional<StoredEntry> stored;
         {
@@ -516,6 +520,14 @@ class SemanticCache {
       if (auto hit = accept(c.id, std::nullopt, ns, c.score, t, reason)) return finish_hit(std::move(*hit), started);
     }
     return miss(ns, reason.value_or(MissReason::kNoCandidate), started);
+  }
+
+  // A namespace's background HNSW build has caught up: switch to it. Writes do this too; a
+  // namespace that is only read switches here, on the first get that notices.
+  void finish_index_build(const std::string& ns) {
+    std::unique_lock lock(state_mu_);
+    if (detail::NamespaceState* space = state_.find_namespace(ns); space && space->index.build_ready())
+      space->index.finish_build();
   }
 
   // Loads the text of a candidate (response cache, else store), applies the validator (to
@@ -796,7 +808,7 @@ class SemanticCache {
   std::size_t dim_;
 
   // Lock order: state_mu_ before store_mu_; never take state_mu_ while holding store_mu_.
-  mutable std::shared_mutex state_mu_;
+  mutable detail::WriterPreferringMutex state_mu_;
   mutable std::mutex store_mu_;
   detail::CacheState state_;                 // guarded by state_mu_
   std::uint64_t local_version_ = 0;          // written under both locks; read under either
