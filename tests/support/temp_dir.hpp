@@ -1,37 +1,12 @@
 #pragma once
 // TempDir: a fresh directory under $TMPDIR (or /tmp), removed with everything in it when the
-// object goes out of scope.
+// object goes out of scope. The compliance battery ships the same helper for third-party
+// stores; our tests use that one rather than a copy.
 
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <stdexcept>
-#include <string>
-#include <system_error>
+#include "engram/conformance/common.hpp"
 
 namespace engram::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/engram-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = engram::conformance::detail::ScratchDir;
 
 }  // namespace engram::testing
