@@ -480,6 +480,7 @@ class SemanticCache {
       EntryId id;
       double score;
       std::int64_t expires_ms;
+      std::shared_ptr<const detail::Payload> loaded;  // read while re-scoring
     };
     std::vector<Scored> candidates;
     bool exact_scores = true;
@@ -490,7 +491,7 @@ class SemanticCache {
         exact_scores = space->index.exact_scores();
         build_ready = space->index.build_ready();
         for (const Candidate& c : space->index.search(embedding, options_.top_k)) {
-          if (const auto* ref = state_.find_id(c.id)) candidates.push_back({c.id, c.score, ref->slot->expires_ms});
+          if (const auto* ref = state_.find_id(c.id)) candidates.push_back({c.id, c.score, ref->slot->expires_ms, nullptr});
         }
       }
     }
@@ -503,7 +504,13 @@ class SemanticCache {
           std::lock_guard store_lock(store_mu_);
           stored = store_.get_by_id(c.id);
         }
-        c.score = stored && stored->embedding.size() == dim_ ? detail::dot(stored->embedding, embedding) : -2.0;
+        if (!stored || stored->ns != ns || stored->embedding.size() != dim_) {
+          c.score = -2.0;  // gone or moved meanwhile: below every threshold
+          continue;
+        }
+        c.score = detail::dot(stored->embedding, embedding);
+        c.loaded = std::make_shared<const detail::Payload>(
+            detail::Payload{std::move(stored->query), std::move(stored->response), std::move(stored->metadata)});
       }
       std::stable_sort(candidates.begin(), candidates.end(),
                        [](const Scored& a, const Scored& b) { return a.score > b.score; });
@@ -517,7 +524,8 @@ class SemanticCache {
         if (!reason) reason = MissReason::kExpired;
         continue;
       }
-      if (auto hit = accept(c.id, std::nullopt, ns, c.score, t, reason)) return finish_hit(std::move(*hit), started);
+      if (auto hit = accept(c.id, std::nullopt, ns, c.score, t, reason, c.loaded))
+        return finish_hit(std::move(*hit), started);
     }
     return miss(ns, reason.value_or(MissReason::kNoCandidate), started);
   }
@@ -530,11 +538,12 @@ class SemanticCache {
       space->index.finish_build();
   }
 
-  // Loads the text of a candidate (response cache, else store), applies the validator (to
-  // semantic candidates) and the confidence rules, and records the access. On rejection sets
-  // `reason` (if unset) and returns nullopt.
+  // Loads the text of a candidate (`loaded` if the caller already read it, else the response
+  // cache, else the store), applies the validator (to semantic candidates) and the confidence
+  // rules, and records the access. On rejection sets `reason` (if unset) and returns nullopt.
   std::optional<Hit> accept(EntryId id, std::optional<QueryHash> exact_hash, const std::string& ns,
-                            double similarity, Timestamp t, std::optional<MissReason>& reason) {
+                            double similarity, Timestamp t, std::optional<MissReason>& reason,
+                            std::shared_ptr<const detail::Payload> loaded = nullptr) {
     const Layer layer = exact_hash ? Layer::kExact : Layer::kSemantic;
     std::shared_ptr<const detail::Payload> payload;
     std::int64_t created_ms = 0;
@@ -542,7 +551,7 @@ class SemanticCache {
       std::shared_lock lock(state_mu_);
       const auto* ref = state_.find_id(id);
       if (!ref) return std::nullopt;  // removed meanwhile
-      payload = state_.cached_payload(id);
+      payload = loaded ? loaded : state_.cached_payload(id);
       created_ms = ref->slot->created_ms;
     }
     if (!payload) {

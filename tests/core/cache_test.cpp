@@ -102,6 +102,30 @@ TEST(Cache, ThresholdIsInclusiveAtTheExactEdge) {
   EXPECT_THROW(cache.get("q", {.embedding = query, .threshold = std::nan("")}), InvalidArgument);
 }
 
+TEST(Cache, QuantizedIndexesReturnExactSimilarities) {
+  for (ElementType element : {ElementType::kInt8, ElementType::kF16}) {
+    auto cache = make_cache<SuppliedOnly>({.similarity_threshold = 0.5, .vectors = element});
+    cache.put("a", "A", {.embedding = vec(0.9f, 0.1f, 0.3f, 0.2f)});
+    cache.put("b", "B", {.embedding = vec(0.1f, 0.9f, 0.2f, 0.3f)});
+    const auto query = vec(0.8f, 0.3f, 0.35f, 0.1f);
+    auto hit = cache.get("paraphrase", {.embedding = query});
+    ASSERT_TRUE(hit);
+    EXPECT_EQ(hit->response, "A");
+    // The similarity is the float32 cosine of the stored and query vectors, not the
+    // quantized estimate.
+    auto unit = [](std::vector<float> v) {
+      double n = 0;
+      for (float x : v) n += static_cast<double>(x) * x;
+      for (float& x : v) x = static_cast<float>(x / std::sqrt(n));
+      return v;
+    };
+    const auto a = unit(vec(0.9f, 0.1f, 0.3f, 0.2f)), q = unit(query);
+    double exact = 0;
+    for (std::size_t i = 0; i < 4; ++i) exact += static_cast<double>(a[i]) * q[i];
+    EXPECT_NEAR(hit->similarity, exact, 1e-6) << to_string(element);
+  }
+}
+
 TEST(Cache, NamespacesAreIsolatedIncludingPrefixes) {
   auto cache = make_cache<SuppliedOnly>();
   const auto e = vec(0, 1);
