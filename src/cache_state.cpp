@@ -63,39 +63,36 @@ NamespaceState& CacheState::namespace_for(std::string_view ns) {
   return *it->second;
 }
 
-void CacheState::place(NamespaceState& ns, const EntryInfo& entry) {
-  if (auto existing = ids_.find(entry.id);
-      existing != ids_.end() && (existing->second.ns != &ns || existing->second.slot->hash != entry.hash)) {
-    remove(entry.id);  // the id moved to another key (only a replaced store does this)
+void CacheState::place(NamespaceState& ns, const RowKey& row) {
+  if (auto existing = ids_.find(row.id);
+      existing != ids_.end() && (existing->second.ns != &ns || existing->second.slot->hash != row.hash)) {
+    remove(row.id);  // the id moved to another key (only a replaced store does this)
   }
-  if (const Slot* same_key = ns.exact.find(entry.hash); same_key && same_key->id != entry.id) {
+  if (const Slot* same_key = ns.exact.find(row.hash); same_key && same_key->id != row.id) {
     remove(same_key->id);  // an older row for this key that we never saw deleted
   }
-  Slot& slot = ns.exact.find_or_insert(entry.hash);
-  slot.id = entry.id;
-  slot.created_ms = to_ms(entry.created_at);
-  slot.expires_ms = expiry_ms(entry.created_at, entry.ttl);
-  ids_[entry.id] = EntryRef{&ns, &slot};
-  drop_payload(entry.id);  // the text may have changed; it is re-read or re-cached by the caller
+  Slot& slot = ns.exact.find_or_insert(row.hash);
+  slot.id = row.id;
+  slot.created_ms = to_ms(row.created_at);
+  slot.expires_ms = expiry_ms(row.created_at, row.ttl);
+  ids_[row.id] = EntryRef{&ns, &slot};
+  drop_payload(row.id);  // the text may have changed; it is re-read or re-cached by the caller
 }
 
 void CacheState::upsert(const EntryInfo& entry) {
   NamespaceState& ns = namespace_for(entry.ns);
-  place(ns, entry);
+  place(ns, RowKey{entry.id, entry.hash, entry.created_at, entry.ttl});
   ns.index.add(entry.id, entry.embedding);
 }
 
-void CacheState::upsert_many(std::string_view ns_name, std::span<const EntryInfo> entries) {
-  if (entries.empty()) return;
+void CacheState::upsert_many(std::string_view ns_name, std::span<const RowKey> rows, std::span<const float> vectors) {
+  if (rows.empty()) return;
   NamespaceState& ns = namespace_for(ns_name);
   std::vector<EntryId> ids;
-  std::vector<float> vectors;
-  ids.reserve(entries.size());
-  vectors.reserve(entries.size() * ns.index.dim());
-  for (const EntryInfo& entry : entries) {
-    place(ns, entry);
-    ids.push_back(entry.id);
-    vectors.insert(vectors.end(), entry.embedding.begin(), entry.embedding.end());
+  ids.reserve(rows.size());
+  for (const RowKey& row : rows) {
+    place(ns, row);
+    ids.push_back(row.id);
   }
   ns.index.add_batch(ids, vectors);
 }

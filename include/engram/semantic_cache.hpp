@@ -664,31 +664,35 @@ class SemanticCache {
     write_touches_locked(state_.take_touches());
     state_.clear();
     const std::uint64_t version = store_.read_version_counter();
+    // One namespace's rows on their way into the index: keys plus vectors, row-major, so the
+    // index's bulk path reads them without another copy.
     struct Pending {
-      std::vector<IndexRow> rows;
+      std::vector<detail::RowKey> keys;
+      std::vector<float> vectors;
       void load(detail::CacheState& state, const std::string& ns) {
-        std::vector<detail::EntryInfo> infos;
-        infos.reserve(rows.size());
-        for (const IndexRow& r : rows) infos.push_back({r.id, ns, r.query_hash, r.created_at, r.ttl, r.embedding});
-        state.upsert_many(ns, infos);
-        rows.clear();
+        state.upsert_many(ns, keys, vectors);
+        keys.clear();
+        vectors.clear();
       }
     };
     std::map<std::string, Pending, std::less<>> pending;
-    auto take = [&](IndexRow row) {
-      check_stored_dim(row.id, row.embedding);
-      auto it = pending.find(row.ns);
-      if (it == pending.end()) it = pending.emplace(row.ns, Pending{}).first;
-      it->second.rows.push_back(std::move(row));
-      if (it->second.rows.size() >= kRebuildChunk) it->second.load(state_, it->first);
+    auto take = [&](EntryId id, const std::string& ns, const QueryHash& hash, Timestamp created_at,
+                    std::optional<Millis> ttl, const std::vector<float>& embedding) {
+      check_stored_dim(id, embedding);
+      auto it = pending.find(ns);
+      if (it == pending.end()) it = pending.emplace(ns, Pending{}).first;
+      Pending& p = it->second;
+      p.keys.push_back({id, hash, created_at, ttl});
+      p.vectors.insert(p.vectors.end(), embedding.begin(), embedding.end());
+      if (p.keys.size() >= kRebuildChunk) p.load(state_, it->first);
       return true;
     };
     if constexpr (IndexRowStore<S>) {
-      store_.iter_index_rows([&](const IndexRow& r) { return take(r); });
+      store_.iter_index_rows(
+          [&](const IndexRow& r) { return take(r.id, r.ns, r.query_hash, r.created_at, r.ttl, r.embedding); });
     } else {
-      store_.iter_all([&](const StoredEntry& e) {
-        return take(IndexRow{e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding});
-      });
+      store_.iter_all(
+          [&](const StoredEntry& e) { return take(e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding); });
     }
     for (auto& [ns, rows] : pending) rows.load(state_, ns);
     local_version_ = version;

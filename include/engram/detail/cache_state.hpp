@@ -51,6 +51,14 @@ struct NamespaceState {
   NamespaceCounters counters;
 };
 
+// The exact-layer facts of one entry (its vector travels separately in bulk loads).
+struct RowKey {
+  EntryId id = 0;
+  QueryHash hash;
+  Timestamp created_at{};
+  std::optional<Millis> ttl;
+};
+
 // Everything the in-memory state needs to know about one entry.
 struct EntryInfo {
   EntryId id = 0;
@@ -87,9 +95,9 @@ class CacheState {
   // Adds or replaces an entry (by id, and by (ns, hash): a different id holding the same key
   // is dropped first).
   void upsert(const EntryInfo& entry);
-  // Same as upsert() for many entries of one namespace, with one bulk index insertion (the
-  // rebuild at open). Every entry's ns must equal `ns`.
-  void upsert_many(std::string_view ns, std::span<const EntryInfo> entries);
+  // Same as upsert() for many entries of namespace `ns`, with one bulk index insertion (the
+  // rebuild at open): row i's vector is vectors[i * dim, (i + 1) * dim).
+  void upsert_many(std::string_view ns, std::span<const RowKey> rows, std::span<const float> vectors);
   void cache_payload(EntryId id, std::shared_ptr<const Payload> payload);
   bool remove(EntryId id);
   void clear();
@@ -110,7 +118,7 @@ class CacheState {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   // The exact-map side of upsert(): drops conflicting older state, fills the slot and id map.
-  void place(NamespaceState& ns, const EntryInfo& entry);
+  void place(NamespaceState& ns, const RowKey& row);
   // Finds the cached text of `id` and marks it recently used (CLOCK).
   const CachedPayload* use_payload(EntryId id) const;
   void evict_payloads();
