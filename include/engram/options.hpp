@@ -62,7 +62,10 @@ struct CacheOptions {
   std::size_t top_k = 4;                   // semantic candidates examined per get
   std::size_t response_cache_bytes = 64 << 20;
   std::size_t touch_batch = 1024;          // buffered touches that trigger a write-back
-  Millis flush_interval{1000};             // buffered touches older than this are written
+  // A background thread writes buffered touches every flush_interval (or as soon as
+  // touch_batch are pending). 0: no thread at all — the get that fills a batch writes it —
+  // which suits processes that fork() after creating the cache.
+  Millis flush_interval{1000};
   std::size_t eviction_batch = 1;          // at least this many victims per eviction
   NormalizeOptions normalize{};
   std::function<bool(std::string_view response)> validator{};

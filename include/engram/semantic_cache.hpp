@@ -81,7 +81,7 @@ class SemanticCache {
       std::lock_guard store_lock(store_mu_);
       rebuild_locked();
     }
-    flusher_ = std::thread([this] { flusher_loop(); });
+    if (options_.flush_interval.count() > 0) flusher_ = std::thread([this] { flusher_loop(); });
   }
 
   // Closes the cache (writing back buffered accesses); errors are swallowed here — call
@@ -595,7 +595,17 @@ class SemanticCache {
     auto& hits = hit.layer == Layer::kExact ? total_.hits_exact : total_.hits_semantic;
     hits.fetch_add(1, std::memory_order_relaxed);
     get_latency_.record(Clock::now() - started);
-    if (state_.pending_touches() >= options_.touch_batch) flusher_cv_.notify_one();
+    if (state_.pending_touches() >= options_.touch_batch) {
+      if (flusher_.joinable()) {
+        flusher_cv_.notify_one();
+      } else {
+        try {
+          flush_touches();  // no background thread: the get that fills the batch writes it
+        } catch (const std::exception& e) {
+          report_error(e, hit.ns);
+        }
+      }
+    }
     emit("hit", EventAttrs{.ns = hit.ns, .layer = hit.layer, .similarity = hit.similarity, .latency = elapsed_ms(started)});
     return hit;
   }
@@ -765,11 +775,7 @@ class SemanticCache {
   void flusher_loop() {
     std::unique_lock lock(flusher_mu_);
     while (!stop_flusher_) {
-      const bool batch_full = state_.pending_touches() >= options_.touch_batch;
-      if (!batch_full) {
-        if (options_.flush_interval.count() > 0) flusher_cv_.wait_for(lock, options_.flush_interval);
-        else flusher_cv_.wait(lock);
-      }
+      if (state_.pending_touches() < options_.touch_batch) flusher_cv_.wait_for(lock, options_.flush_interval);
       if (stop_flusher_) break;
       lock.unlock();
       try {

@@ -107,8 +107,10 @@ TEST_F(CacheOnSqlite, GarbageOrTruncatedFileIsStoreCorrupt) {
       StoreCorrupt);
 }
 
+// The parents below fork while their cache is open; flush_interval 0 keeps them free of
+// background threads, which fork() must not be mixed with.
 TEST_F(CacheOnSqlite, QuotaSetByAnotherProcessApplies) {
-  Cache cache(SqliteStore(db_), HashingEmbedder{});
+  Cache cache(SqliteStore(db_), HashingEmbedder{}, {.flush_interval = Millis(0)});
   cache.put("first", "r", {.ns = "t"});
   const int status = run_in_child([&] {
     Cache other(SqliteStore(db_), HashingEmbedder{});
@@ -126,7 +128,7 @@ TEST_F(CacheOnSqlite, QuotaSetByAnotherProcessApplies) {
 }
 
 TEST_F(CacheOnSqlite, SecondProcessSeesInsertsUpdatesAndDeletes) {
-  Cache reader(SqliteStore(db_), HashingEmbedder{});
+  Cache reader(SqliteStore(db_), HashingEmbedder{}, {.flush_interval = Millis(0)});
   ASSERT_EQ(run_in_child([&] {
               Cache writer(SqliteStore(db_), HashingEmbedder{});
               writer.put("capital of France?", "Paris");

@@ -418,6 +418,20 @@ TEST(Cache, AccessesAreBufferedAndWrittenBackByFlush) {
   EXPECT_EQ(probe.get_by_id(id)->last_accessed_at, clock());
 }
 
+TEST(Cache, WithoutAFlusherThreadTheGetThatFillsABatchWritesIt) {
+  auto location = DictStore::make_location();
+  auto cache = make_cache<SuppliedOnly>({.touch_batch = 2, .flush_interval = 0ms}, {}, location);
+  const EntryId a = cache.put("a", "r", {.embedding = vec(1, 0)});
+  const EntryId b = cache.put("b", "r", {.embedding = vec(0, 1)});
+  DictStore probe(location);
+  probe.open("test:supplied:d4", 4);
+  ASSERT_TRUE(cache.get("a", {.embedding = vec(1, 0)}));
+  EXPECT_EQ(probe.get_by_id(a)->access_count, 0);  // one entry pending: below the batch
+  ASSERT_TRUE(cache.get("b", {.embedding = vec(0, 1)}));
+  EXPECT_EQ(probe.get_by_id(a)->access_count, 1);  // two pending: this get wrote both
+  EXPECT_EQ(probe.get_by_id(b)->access_count, 1);
+}
+
 TEST(Cache, SecondCacheOnTheSameStoreSeesInsertsUpdatesAndDeletes) {
   auto location = DictStore::make_location();
   auto writer = make_cache<SuppliedOnly>({}, {}, location);
