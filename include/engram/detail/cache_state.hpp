@@ -3,7 +3,7 @@
 //
 // CacheState holds, per namespace, the exact map (query hash -> slot) and the vector index,
 // plus a reverse map id -> entry and a bounded response cache. It does no locking of its
-// own: SemanticCache guards it with a shared_mutex. Methods marked [shared] are safe under a
+// own: SemanticCache guards it with a reader/writer lock. Methods marked [shared] are safe under a
 // shared lock (they touch only atomics besides reading); everything else needs the exclusive
 // lock.
 
