@@ -44,6 +44,18 @@ class SnapshotRestore : public StoreTestBase<F> {
     EXPECT_THROW((void)restored.count(), CacheClosed) << "restore_from returns an unopened store";
     restored.open(kFingerprint, kDim);
   }
+
+  // True when restoring `snapshot` reports a problem: a StoreError from restore_from or open(),
+  // or integrity_check() false on the result.
+  bool restore_reports_problem(const std::filesystem::path& snapshot) {
+    try {
+      S restored = S::restore_from(snapshot, this->factory_.restore_location());
+      restored.open(kFingerprint, kDim);
+      return !restored.integrity_check();
+    } catch (const StoreError&) {
+      return true;
+    }
+  }
 };
 TYPED_TEST_SUITE_P(SnapshotRestore);
 
@@ -152,25 +164,12 @@ TYPED_TEST_P(SnapshotRestore, UnwritableDestinationThrowsStoreError) {
 }
 
 TYPED_TEST_P(SnapshotRestore, MissingSnapshotThrowsStoreError) {
-  using S = typename TypeParam::StoreType;
   detail::ScratchDir dir;
-  bool reported = false;
-  try {
-    S restored = S::restore_from(dir / "missing", this->factory_.restore_location());
-    try {
-      restored.open(kFingerprint, kDim);
-      reported = !restored.integrity_check();
-    } catch (const StoreError&) {
-      reported = true;
-    }
-  } catch (const StoreError&) {
-    reported = true;
-  }
-  EXPECT_TRUE(reported) << "restoring from a file that does not exist must fail with a StoreError";
+  EXPECT_TRUE(this->restore_reports_problem(dir / "missing"))
+      << "restoring from a file that does not exist must fail with a StoreError";
 }
 
 TYPED_TEST_P(SnapshotRestore, DamagedSnapshotIsReported) {
-  using S = typename TypeParam::StoreType;
   detail::ScratchDir dir;
   auto s = this->open_store();
   for (int i = 0; i < 40; ++i) this->put(s, "ns", detail::numbered("k", i));
@@ -185,20 +184,7 @@ TYPED_TEST_P(SnapshotRestore, DamagedSnapshotIsReported) {
   std::filesystem::resize_file(dir / "truncated", size / 2);
 
   for (const char* name : {"garbage", "truncated"}) {
-    // Reported either by restore_from, by open(), or by integrity_check() on the result.
-    bool reported = false;
-    try {
-      S restored = S::restore_from(dir / name, this->factory_.restore_location());
-      try {
-        restored.open(kFingerprint, kDim);
-        reported = !restored.integrity_check();
-      } catch (const StoreError&) {
-        reported = true;
-      }
-    } catch (const StoreError&) {
-      reported = true;
-    }
-    EXPECT_TRUE(reported) << "a " << name << " snapshot was accepted as healthy";
+    EXPECT_TRUE(this->restore_reports_problem(dir / name)) << "a " << name << " snapshot was accepted as healthy";
   }
 }
 
