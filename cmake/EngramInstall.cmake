@@ -29,3 +29,18 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/engramConfigVersion
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/engramConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/engramConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/engram)
+
+# engram.pc for pkg-config users. The prefix is computed from the .pc file's own location
+# (${pcfiledir}), so `cmake --install --prefix DIR` yields a correct file for any DIR.
+set(ENGRAM_PC_REQUIRES "sqlite3 libxxhash libutf8proc simdjson")
+set(ENGRAM_PC_LIBS "-lengram_sqlite -lengram")
+if(ENGRAM_WITH_REDIS)
+  string(APPEND ENGRAM_PC_REQUIRES " hiredis")
+  set(ENGRAM_PC_LIBS "-lengram_redis ${ENGRAM_PC_LIBS}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  message(FATAL_ERROR "engram.pc needs CMAKE_INSTALL_LIBDIR and CMAKE_INSTALL_INCLUDEDIR relative to the prefix")
+endif()
+file(RELATIVE_PATH ENGRAM_PC_PREFIX_FROM_PCDIR "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+configure_file(cmake/engram.pc.in ${CMAKE_CURRENT_BINARY_DIR}/engram.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/engram.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

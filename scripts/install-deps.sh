@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs engram's build and test dependencies from Debian 12 packages.
-# Works as root (no sudo needed) or as a user with sudo. Skips apt when all are present.
+#
+# Runs as root (apt directly) or as a user with sudo (apt through sudo; sudo may ask for a
+# password on a terminal). Skips apt entirely when every package is already installed, so it
+# needs neither root nor a network then. Never prompts apt: the install is non-interactive.
 set -euo pipefail
 
 packages=(
@@ -18,12 +21,29 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "engram: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  sudo="sudo"
+# as_root runs a command as root: directly when we are root, else through sudo. `env` carries
+# the variables apt needs even where sudoers resets the environment (sudo -E may be refused).
+apt_env=(DEBIAN_FRONTEND=noninteractive APT_LISTCHANGES_FRONTEND=none)
+if [ "$(id -u)" -eq 0 ]; then
+  as_root() { env "${apt_env[@]}" "$@"; }
+else
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "engram: these Debian packages are missing: ${missing[*]}" >&2
+    echo "engram: installing them needs root, and sudo is not installed." >&2
+    echo "engram: run this script as root, or ask an administrator to run:" >&2
+    echo "  apt-get install --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  as_root() {
+    if ! sudo env "${apt_env[@]}" "$@"; then
+      echo "engram: '$*' failed through sudo (is $(id -un) allowed to use sudo?)." >&2
+      echo "engram: missing packages: ${missing[*]}" >&2
+      return 1
+    fi
+  }
 fi
+
 echo "engram: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo -E apt-get install -y -q --no-install-recommends "${missing[@]}"
+as_root apt-get update -q
+as_root apt-get install -y -q --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
