@@ -259,11 +259,10 @@ class TableReporter : public benchmark::ConsoleReporter {
         return std::string(buf);
       };
       std::printf("@@\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", label.substr(0, bar).c_str(),
-                  fmt(get("N"), "%.0f").c_str(), fmt(get("d"), "%.0f").c_str(),
-                  label.substr(bar + 1).c_str(), fmt(get("p50_us"), "%.1f").c_str(),
-                  fmt(get("p99_us"), "%.1f").c_str(), fmt(get("ops_s"), "%.0f").c_str(),
-                  fmt(get("recall"), "%.3f").c_str(), fmt(get("bw_frac"), "%.2f").c_str(),
-                  fmt(get("bytes_per_entry"), "%.0f").c_str());
+                  fmt(get("N"), "%.0f").c_str(), fmt(get("d"), "%.0f").c_str(), label.substr(bar + 1).c_str(),
+                  fmt(get("p50_us"), "%.1f").c_str(), fmt(get("p99_us"), "%.1f").c_str(),
+                  fmt(get("ops_s"), "%.0f").c_str(), fmt(get("recall"), "%.3f").c_str(),
+                  fmt(get("bw_frac"), "%.2f").c_str(), fmt(get("bytes_per_entry"), "%.0f").c_str());
     }
     std::fflush(stdout);
   }

@@ -303,8 +303,8 @@ struct SemanticResult {
 
 // `calls` semantic-hit gets against `cache` over entries [0, n) of namespace `ns`
 // (ids of namespace ns are i with i % namespaces == ns_index).
-SemanticResult semantic_gets(Cache& cache, std::size_t n, std::size_t d, std::size_t calls,
-                             const std::string& ns = "", std::size_t namespaces = 1, std::size_t ns_index = 0) {
+SemanticResult semantic_gets(Cache& cache, std::size_t n, std::size_t d, std::size_t calls, const std::string& ns = "",
+                             std::size_t namespaces = 1, std::size_t ns_index = 0) {
   SemanticResult r;
   // Exact ground truth: flat f32 over the same embeddings (not timed).
   VectorIndex exact(IndexConfig{d, IndexKind::kFlat, ElementType::kF32, HnswParams{}, 2});
@@ -486,7 +486,8 @@ void register_all() {
   // ENGRAM_BENCH_W9_1M=1: it writes a 1.5 GB SQLite file.
   if (!q && std::getenv("ENGRAM_BENCH_W9_1M") != nullptr) {
     for (const Mode& m : modes)
-      if (m.kind == IndexKind::kFlat) reg("W9/1000000/" + std::string(m.name), w9_scaling, std::size_t{1'000'000}, m.kind, m.element);
+      if (m.kind == IndexKind::kFlat)
+        reg("W9/1000000/" + std::string(m.name), w9_scaling, std::size_t{1'000'000}, m.kind, m.element);
   }
   for (std::size_t t : {1, 2, 4}) reg("W10/threads:" + std::to_string(t), w10_concurrency, t);
 }

@@ -145,7 +145,8 @@ void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
     benchmark::DoNotOptimize(r.data());
   }
   const double p50_s = lat.percentile(50) / 1e6;
-  Row row{"flat scan", std::string(index.describe()) + (threads > 1 ? " x" + std::to_string(threads) + " threads" : "")};
+  Row row{"flat scan",
+          std::string(index.describe()) + (threads > 1 ? " x" + std::to_string(threads) + " threads" : "")};
   row.n = static_cast<double>(n);
   row.d = static_cast<double>(d);
   row.bw_frac = stream.percentile(50) / lat.percentile(50);
@@ -174,8 +175,8 @@ BuiltHnsw& hnsw(ElementType e, std::size_t n, std::size_t d) {
   return b;
 }
 
-void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, QueryKind kind,
-             std::size_t ef, Data data) {
+void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, QueryKind kind, std::size_t ef,
+             Data data) {
   g_data = data;
   BuiltHnsw& b = hnsw(e, n, d);
   b.index->set_ef_search(ef);
@@ -192,9 +193,8 @@ void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
   }
   std::string what = kind == QueryKind::kSemantic ? "hnsw search" : "hnsw search, random queries";
   if (data == Data::kLowDim) what += " [lowdim data]";
-  Row row{what,
-          std::string(b.index->describe()) + " ef " + std::to_string(ef) + " (build " +
-              std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
+  Row row{what, std::string(b.index->describe()) + " ef " + std::to_string(ef) + " (build " +
+                    std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
   row.n = static_cast<double>(n);
   row.d = static_cast<double>(d);
   row.recall = recall_at_1(*b.index, n, d, kind, q_count);

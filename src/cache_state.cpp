@@ -36,8 +36,7 @@ std::shared_ptr<const Payload> CacheState::cached_payload(EntryId id) const {
 
 void CacheState::record_access(Slot& slot, std::int64_t now_ms) {
   std::int64_t seen = slot.last_access_ms.load(std::memory_order_relaxed);
-  while (seen < now_ms &&
-         !slot.last_access_ms.compare_exchange_weak(seen, now_ms, std::memory_order_relaxed)) {
+  while (seen < now_ms && !slot.last_access_ms.compare_exchange_weak(seen, now_ms, std::memory_order_relaxed)) {
   }
   if (slot.pending_hits.fetch_add(1, std::memory_order_relaxed) == 0)
     pending_touches_.fetch_add(1, std::memory_order_relaxed);

@@ -29,7 +29,8 @@ void validate_threshold(double threshold) {
 void validate_options(const CacheOptions& o) {
   validate_threshold(o.similarity_threshold);
   auto require = [](bool ok, const std::string& what) {
-    if (!ok) throw InvalidArgument("invalid CacheOptions: " + what + ". Remediation: fix the option or keep its default.");
+    if (!ok)
+      throw InvalidArgument("invalid CacheOptions: " + what + ". Remediation: fix the option or keep its default.");
   };
   require(!o.max_entries || *o.max_entries > 0, "max_entries must be at least 1");
   require(!o.default_ttl || o.default_ttl->count() > 0, "default_ttl must be positive");
@@ -58,7 +59,8 @@ void validate_query(std::string_view query, const CacheOptions& options) {
 
 void validate_namespace(std::string_view ns) {
   if (ns.size() > kMaxNamespaceBytes) {
-    throw InvalidArgument("namespace of " + size_text(ns.size()) + " exceeds 1024 bytes. Remediation: use a shorter namespace name.");
+    throw InvalidArgument("namespace of " + size_text(ns.size()) +
+                          " exceeds 1024 bytes. Remediation: use a shorter namespace name.");
   }
   if (!is_valid_utf8(ns)) {
     throw InvalidArgument("namespace is not valid UTF-8. Remediation: use a UTF-8 namespace name.");
@@ -68,11 +70,13 @@ void validate_namespace(std::string_view ns) {
 void validate_payload(std::string_view response, std::string_view metadata, const CacheOptions& options) {
   if (response.size() > options.max_response_bytes) {
     throw InvalidArgument("response of " + size_text(response.size()) + " exceeds max_response_bytes (" +
-                          size_text(options.max_response_bytes) + "). Remediation: do not cache it, or raise the limit.");
+                          size_text(options.max_response_bytes) +
+                          "). Remediation: do not cache it, or raise the limit.");
   }
   if (metadata.size() > options.max_metadata_bytes) {
     throw InvalidArgument("metadata of " + size_text(metadata.size()) + " exceeds max_metadata_bytes (" +
-                          size_text(options.max_metadata_bytes) + "). Remediation: store less metadata, or raise the limit.");
+                          size_text(options.max_metadata_bytes) +
+                          "). Remediation: store less metadata, or raise the limit.");
   }
   if (!is_json_object(metadata)) {
     throw InvalidArgument("metadata is not a JSON object. Remediation: pass a JSON object such as {\"model\":\"m1\"}.");

@@ -22,8 +22,7 @@ bool is_ascii_space(unsigned char c) noexcept { return c == ' ' || (c >= '\t' &&
 // The Unicode White_Space property.
 bool is_unicode_space(utf8proc_int32_t cp) noexcept {
   return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
-         cp == 0x205f || cp == 0x3000;
+         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
 void normalize_ascii(std::string_view text, std::string& out) {
@@ -45,9 +44,9 @@ std::string normalize_unicode(std::string_view text, const NormalizeOptions& opt
   int flags = UTF8PROC_CASEFOLD | UTF8PROC_STABLE;
   if (options.nfkc) flags |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
   utf8proc_uint8_t* mapped = nullptr;
-  const utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                                            static_cast<utf8proc_ssize_t>(text.size()), &mapped,
-                                            static_cast<utf8proc_option_t>(flags));
+  const utf8proc_ssize_t len =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+                   &mapped, static_cast<utf8proc_option_t>(flags));
   if (len < 0) {
     throw InvalidArgument(std::string("query normalization failed: ") + utf8proc_errmsg(len) +
                           ". Remediation: pass valid UTF-8 text.");
@@ -88,10 +87,16 @@ bool is_valid_utf8(std::string_view text) noexcept {
     }
     std::size_t extra;
     std::uint32_t cp;
-    if ((c & 0xe0) == 0xc0) { extra = 1; cp = c & 0x1fu; }
-    else if ((c & 0xf0) == 0xe0) { extra = 2; cp = c & 0x0fu; }
-    else if ((c & 0xf8) == 0xf0) { extra = 3; cp = c & 0x07u; }
-    else return false;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      cp = c & 0x1fu;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      cp = c & 0x0fu;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      cp = c & 0x07u;
+    } else return false;
     if (n - i <= extra) return false;
     for (std::size_t k = 1; k <= extra; ++k) {
       if ((p[i + k] & 0xc0) != 0x80) return false;
@@ -107,7 +112,8 @@ bool is_valid_utf8(std::string_view text) noexcept {
 void normalize_query_into(std::string_view text, std::string& out, const NormalizeOptions& options) {
   if (is_ascii(text)) return normalize_ascii(text, out);  // NFKC and case folding agree on ASCII
   if (!is_valid_utf8(text)) {
-    throw InvalidArgument("query is not valid UTF-8. Remediation: decode or re-encode the text as UTF-8 before caching it.");
+    throw InvalidArgument(
+        "query is not valid UTF-8. Remediation: decode or re-encode the text as UTF-8 before caching it.");
   }
   out = normalize_unicode(text, options);
 }

@@ -26,8 +26,8 @@
 namespace {
 
 struct Command {
-  std::vector<std::string> args;                 // positional
-  std::map<std::string, std::string> flags;      // --name value
+  std::vector<std::string> args;             // positional
+  std::map<std::string, std::string> flags;  // --name value
 };
 
 [[noreturn]] void usage() {
@@ -64,7 +64,8 @@ struct RecordedEmbedder {
   std::size_t dim() const { return dimension; }
   std::string fingerprint() const { return print; }
   std::vector<float> embed(std::string_view) const {
-    throw engram::InvalidArgument("this command cannot embed text. Remediation: use get/put on a HashingEmbedder store.");
+    throw engram::InvalidArgument(
+        "this command cannot embed text. Remediation: use get/put on a HashingEmbedder store.");
   }
 };
 
@@ -117,9 +118,9 @@ int main(int argc, char** argv) {
     if (verb == "info") {
       const engram::Health h = cache.health();
       const engram::Stats s = cache.stats();
-      std::printf("file: %s\nembedder: %s (dim %zu)\nschema version: %d\nintegrity: %s\nentries: %zu\n",
-                  db.c_str(), identity->fingerprint.c_str(), identity->dim, h.schema_version,
-                  h.integrity_ok ? "ok" : "FAILED", h.entries);
+      std::printf("file: %s\nembedder: %s (dim %zu)\nschema version: %d\nintegrity: %s\nentries: %zu\n", db.c_str(),
+                  identity->fingerprint.c_str(), identity->dim, h.schema_version, h.integrity_ok ? "ok" : "FAILED",
+                  h.entries);
       for (const auto& [name, n] : s.by_namespace) {
         if (n.entries == 0) continue;
         const auto quota = cache.namespace_quota(name);

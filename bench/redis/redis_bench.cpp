@@ -181,7 +181,8 @@ void exact_hits(benchmark::State& state, Millis sync) {
     engram::SemanticCache cache(std::move(s), engram::HashingEmbedder{}, options(sync));
     cache.put("How do I reset my password?", "Use the reset link.");
     for (auto _ : state) benchmark::DoNotOptimize(cache.get("How do I reset my password?"));
-    if (cache.stats().total.hits_exact < static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("not a hit");
+    if (cache.stats().total.hits_exact < static_cast<std::uint64_t>(state.iterations()))
+      state.SkipWithError("not a hit");
     return 0;
   });
 }
@@ -197,7 +198,8 @@ void BM_SemanticHit(benchmark::State& state) {
     for (int i = 0; i < 1000; ++i) cache.put("filler question " + std::to_string(i), "filler");
     cache.put("How do I reset my password?", "Use the reset link.");
     for (auto _ : state) benchmark::DoNotOptimize(cache.get("how do I reset my password, please?"));
-    if (cache.stats().total.hits_semantic < static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("not a hit");
+    if (cache.stats().total.hits_semantic < static_cast<std::uint64_t>(state.iterations()))
+      state.SkipWithError("not a hit");
     return 0;
   });
 }

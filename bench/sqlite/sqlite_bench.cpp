@@ -55,8 +55,8 @@ Stats summarize(std::vector<double>& ns) {
 
 void report(const char* name, std::vector<double>& ns) {
   auto s = summarize(ns);
-  std::printf("%-28s n=%-8zu mean %9.3f us  p50 %9.3f us  p99 %9.3f us  (%.0f ops/s)\n", name, ns.size(),
-              s.mean_us, s.p50_us, s.p99_us, 1e6 / s.mean_us);
+  std::printf("%-28s n=%-8zu mean %9.3f us  p50 %9.3f us  p99 %9.3f us  (%.0f ops/s)\n", name, ns.size(), s.mean_us,
+              s.p50_us, s.p99_us, 1e6 / s.mean_us);
 }
 
 template <class F>
@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
     }
     auto total = std::chrono::duration<double>(Clock::now() - t0).count();
     auto s = summarize(ns);
-    std::printf("%-28s rows=%-8zu %.3f us/row  (%.0f rows/s overall, batches of %zu)\n", "insert_many", n,
-                s.mean_us, static_cast<double>(n / batch * batch) / total, batch);
+    std::printf("%-28s rows=%-8zu %.3f us/row  (%.0f rows/s overall, batches of %zu)\n", "insert_many", n, s.mean_us,
+                static_cast<double>(n / batch * batch) / total, batch);
   }
   return 0;
 }

@@ -14,7 +14,9 @@ struct LogStoreFactory {
   // Each handle opens the same file: a second handle, a reopen, or a child process.
   example::LogStore make() { return example::LogStore(dir_.path() / "cache.log"); }
   // Every restore gets a new, not yet existing file.
-  std::filesystem::path restore_location() { return dir_.path() / ("restored-" + std::to_string(++restores_) + ".log"); }
+  std::filesystem::path restore_location() {
+    return dir_.path() / ("restored-" + std::to_string(++restores_) + ".log");
+  }
   // Overwrites the whole file with bytes that are not a LogStore log.
   void corrupt() {
     const auto file = dir_.path() / "cache.log";

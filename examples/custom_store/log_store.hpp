@@ -38,21 +38,25 @@ class LogStore {
 
   explicit LogStore(Location file) : file_(std::move(file)) {}
   LogStore(LogStore&& o) noexcept
-      : file_(std::move(o.file_)), fd_(std::exchange(o.fd_, -1)), state_(std::exchange(o.state_, kClosed)),
+      : file_(std::move(o.file_)),
+        fd_(std::exchange(o.fd_, -1)),
+        state_(std::exchange(o.state_, kClosed)),
         db_(std::move(o.db_)) {}
   ~LogStore() { close(); }
 
   void open(std::string_view fingerprint, std::size_t dim) {
     if (state_ == kClosed) throw engram::CacheClosed("LogStore: handle is closed. Remediation: make a new one.");
     fd_ = ::open(file_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw engram::StoreUnavailable("LogStore: cannot open " + file_.string() + ". Remediation: check the path.");
+    if (fd_ < 0)
+      throw engram::StoreUnavailable("LogStore: cannot open " + file_.string() + ". Remediation: check the path.");
     state_ = kOpen;  // so that locked() works; reset below if a check fails
     try {
       locked(LOCK_EX, [&] {
         if (db_.offset == 0) append(std::string(kMagic));  // a brand-new file
         const auto d = db_.meta.find("dim"), f = db_.meta.find("fingerprint");
         if (d != db_.meta.end() && d->second != std::to_string(dim))
-          throw engram::DimensionMismatch("LogStore: file holds dim " + d->second + ". Remediation: use that embedder.");
+          throw engram::DimensionMismatch("LogStore: file holds dim " + d->second +
+                                          ". Remediation: use that embedder.");
         if (f != db_.meta.end() && f->second != fingerprint)
           throw engram::EmbedderMismatch("LogStore: file made by " + f->second + ". Remediation: use that embedder.");
         if (d == db_.meta.end()) append(record('M', str("dim") + str(std::to_string(dim))));
@@ -86,8 +90,8 @@ class LogStore {
   }
   std::size_t count(std::optional<std::string_view> ns = {}) const {
     return locked(LOCK_SH, [&] {
-      return static_cast<std::size_t>(std::count_if(db_.rows.begin(), db_.rows.end(),
-                                                    [&](const auto& r) { return !ns || r.second.ns == *ns; }));
+      return static_cast<std::size_t>(
+          std::count_if(db_.rows.begin(), db_.rows.end(), [&](const auto& r) { return !ns || r.second.ns == *ns; }));
     });
   }
   std::vector<std::string> list_namespaces() const {
@@ -115,12 +119,15 @@ class LogStore {
       }
     });
   }
-  std::uint64_t read_version_counter() const { return locked(LOCK_SH, [&] { return db_.changes.size(); }); }
+  std::uint64_t read_version_counter() const {
+    return locked(LOCK_SH, [&] { return db_.changes.size(); });
+  }
   std::optional<std::vector<Change>> changes_since(std::uint64_t version, std::size_t limit) const {
     return locked(LOCK_SH, [&]() -> std::optional<std::vector<Change>> {
       if (version > db_.changes.size()) return std::nullopt;  // the whole history is kept
       auto first = db_.changes.begin() + static_cast<std::ptrdiff_t>(version);
-      return std::vector<Change>(first, first + static_cast<std::ptrdiff_t>(std::min(limit, db_.changes.size() - version)));
+      return std::vector<Change>(first,
+                                 first + static_cast<std::ptrdiff_t>(std::min(limit, db_.changes.size() - version)));
     });
   }
   std::optional<std::size_t> get_namespace_quota(std::string_view ns) const {
@@ -151,7 +158,9 @@ class LogStore {
       if (db_.rows.contains(id)) append(record('A', num(id) + num(now.time_since_epoch().count())));
     });
   }
-  bool delete_by_id(EntryId id) { return delete_where([&](const StoredEntry& e) { return e.id == id; }) == 1; }
+  bool delete_by_id(EntryId id) {
+    return delete_where([&](const StoredEntry& e) { return e.id == id; }) == 1;
+  }
   std::size_t delete_expired(Timestamp now, std::optional<std::string_view> ns = {}) {
     return delete_where([&](const StoredEntry& e) { return (!ns || e.ns == *ns) && e.expired_at(now); });
   }
@@ -186,7 +195,8 @@ class LogStore {
     locked(LOCK_SH, [&] {  // the lock makes the copy a point in time
       std::error_code ec;
       std::filesystem::copy_file(file_, dest, std::filesystem::copy_options::overwrite_existing, ec);
-      if (ec) throw engram::CheckpointError("LogStore: snapshot failed: " + ec.message() + ". Remediation: check dest.");
+      if (ec)
+        throw engram::CheckpointError("LogStore: snapshot failed: " + ec.message() + ". Remediation: check dest.");
     });
   }
   static LogStore restore_from(const std::filesystem::path& src, Location dest) {
@@ -246,8 +256,10 @@ class LogStore {
   std::string read_from(std::size_t offset) const {
     struct stat st {};
     if (::fstat(fd_, &st) != 0) throw engram::StoreUnavailable("LogStore: fstat failed. Remediation: retry.");
-    std::string buf(static_cast<std::size_t>(st.st_size) - std::min(offset, static_cast<std::size_t>(st.st_size)), '\0');
-    if (!buf.empty() && ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(offset)) != static_cast<ssize_t>(buf.size()))
+    std::string buf(static_cast<std::size_t>(st.st_size) - std::min(offset, static_cast<std::size_t>(st.st_size)),
+                    '\0');
+    if (!buf.empty() &&
+        ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(offset)) != static_cast<ssize_t>(buf.size()))
       throw engram::StoreUnavailable("LogStore: read failed. Remediation: retry.");
     return buf;
   }

@@ -58,34 +58,34 @@ std::string slow_llm(const std::string& question, int delay_ms) {
 const std::vector<std::string> kQuestions = {
     "How do I reset my password?",
     "What is the capital of France?",
-    "How do I reset my password?",           // exact repeat
-    "how do I RESET my password?  ",          // exact after normalization
-    "How can I reset my password",            // paraphrase
+    "How do I reset my password?",    // exact repeat
+    "how do I RESET my password?  ",  // exact after normalization
+    "How can I reset my password",    // paraphrase
     "What are your opening hours?",
-    "What's the capital of France?",          // paraphrase
+    "What's the capital of France?",  // paraphrase
     "When are you open? What are your opening hours",
     "How do I cancel my subscription?",
     "Can I get a refund for my order?",
-    "how do i cancel my subscription",        // punctuation differs: semantic
-    "How can I cancel my subscription?",      // paraphrase
+    "how do i cancel my subscription",    // punctuation differs: semantic
+    "How can I cancel my subscription?",  // paraphrase
     "Do you ship to Canada?",
-    "Can I get a refund on my order?",        // paraphrase
+    "Can I get a refund on my order?",  // paraphrase
     "What payment methods do you accept?",
-    "Which payment methods do you accept?",   // paraphrase
-    "Do you ship internationally to Canada?", // paraphrase
+    "Which payment methods do you accept?",    // paraphrase
+    "Do you ship internationally to Canada?",  // paraphrase
     "How do I change my email address?",
-    "What is the capital of France?",         // exact repeat
-    "How do I change my e-mail address?",     // paraphrase
+    "What is the capital of France?",      // exact repeat
+    "How do I change my e-mail address?",  // paraphrase
     "Is there a student discount?",
-    "Do you offer a student discount?",       // reworded too much: a miss
+    "Do you offer a student discount?",  // reworded too much: a miss
     "Where is my order?",
-    "where is my order",                      // punctuation differs: semantic
+    "where is my order",  // punctuation differs: semantic
     "How do I delete my account?",
-    "How can I delete my account?",           // paraphrase
+    "How can I delete my account?",  // paraphrase
     "What is your phone number?",
-    "what is your phone number?",             // exact after normalization
-    "How do I reset my password?",            // exact repeat
-    "Do you ship to Canada?",                 // exact repeat
+    "what is your phone number?",   // exact after normalization
+    "How do I reset my password?",  // exact repeat
+    "Do you ship to Canada?",       // exact repeat
 };
 
 }  // namespace
@@ -141,8 +141,8 @@ int main(int argc, char** argv) {
                 100.0 * (exact + semantic) / n, total_ms, without_cache_ms, without_cache_ms - total_ms,
                 without_cache_ms / total_ms);
     const engram::Stats stats = cache.stats();
-    std::printf("get() latency p50 %.1f us, p99 %.1f us (misses included); entries stored: %zu\n", stats.get_latency.p50_us, stats.get_latency.p99_us,
-                stats.total.entries);
+    std::printf("get() latency p50 %.1f us, p99 %.1f us (misses included); entries stored: %zu\n",
+                stats.get_latency.p50_us, stats.get_latency.p99_us, stats.total.entries);
     cache.close();
   } catch (const engram::Error& e) {
     std::fprintf(stderr, "engram demo failed: %s\n", e.what());

@@ -78,7 +78,8 @@ void run_reader(int n, Store store, engram::Millis sync_interval) {
   engram::CacheOptions options;
   options.sync_interval = sync_interval;
   engram::SemanticCache cache(std::move(store), engram::HashingEmbedder{}, options);
-  const std::string who = "reader " + std::to_string(n) + ", sync every " + std::to_string(sync_interval.count()) + " ms";
+  const std::string who =
+      "reader " + std::to_string(n) + ", sync every " + std::to_string(sync_interval.count()) + " ms";
   std::vector<std::string> last(kQuestions.size(), "?");
   const auto until = std::chrono::steady_clock::now() + 2500ms;
   while (std::chrono::steady_clock::now() < until) {

@@ -40,13 +40,13 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
-#define ENGRAM_DEFINE_ERROR(Name, Base, Code)                                  \
-  class Name : public Base {                                                   \
-   public:                                                                     \
+#define ENGRAM_DEFINE_ERROR(Name, Base, Code)                                     \
+  class Name : public Base {                                                      \
+   public:                                                                        \
     explicit Name(const std::string& message) : Base(ErrorCode::Code, message) {} \
-                                                                               \
-   protected:                                                                  \
-    Name(ErrorCode code, const std::string& message) : Base(code, message) {}  \
+                                                                                  \
+   protected:                                                                     \
+    Name(ErrorCode code, const std::string& message) : Base(code, message) {}     \
   };
 
 ENGRAM_DEFINE_ERROR(InvalidArgument, Error, kInvalidArgument)

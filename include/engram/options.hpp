@@ -36,12 +36,12 @@ struct HnswParams {
 // Attributes passed to CacheOptions::metrics_hook with each event.
 struct EventAttrs {
   std::string_view ns{};
-  std::optional<Layer> layer{};           // set on hits
-  std::optional<MissReason> reason{};     // set on misses
+  std::optional<Layer> layer{};        // set on hits
+  std::optional<MissReason> reason{};  // set on misses
   double similarity = 0;
-  Millis latency{0};                    // wall time of the call (get, put)
-  std::size_t count = 0;                // rows affected ("evict")
-  std::string_view detail{};              // error text for "error" events
+  Millis latency{0};          // wall time of the call (get, put)
+  std::size_t count = 0;      // rows affected ("evict")
+  std::string_view detail{};  // error text for "error" events
 };
 
 struct NormalizeOptions {
@@ -49,24 +49,24 @@ struct NormalizeOptions {
 };
 
 struct CacheOptions {
-  double similarity_threshold = 0.85;      // cosine similarity in [-1, 1]
+  double similarity_threshold = 0.85;        // cosine similarity in [-1, 1]
   std::optional<std::size_t> max_entries{};  // global LRU cap over all namespaces
   std::optional<Millis> default_ttl{};       // applied when PutOptions::ttl is empty
   std::function<Timestamp()> clock{};        // default: system clock, truncated to ms
-  Millis sync_interval{0};                 // 0: check the version counter on every get
-  bool fail_open = true;                   // get() turns store/embedder errors into misses
+  Millis sync_interval{0};                   // 0: check the version counter on every get
+  bool fail_open = true;                     // get() turns store/embedder errors into misses
   IndexKind index = IndexKind::kAuto;
-  ElementType vectors = ElementType::kF32; // in-memory element type; the store keeps f32
+  ElementType vectors = ElementType::kF32;  // in-memory element type; the store keeps f32
   HnswParams hnsw{};
-  std::size_t search_threads = 1;          // threads for flat scans of large namespaces
-  std::size_t top_k = 4;                   // semantic candidates examined per get
+  std::size_t search_threads = 1;  // threads for flat scans of large namespaces
+  std::size_t top_k = 4;           // semantic candidates examined per get
   std::size_t response_cache_bytes = 64 << 20;
-  std::size_t touch_batch = 1024;          // buffered touches that trigger a write-back
+  std::size_t touch_batch = 1024;  // buffered touches that trigger a write-back
   // A background thread writes buffered touches every flush_interval (or as soon as
   // touch_batch are pending). 0: no thread at all — the get that fills a batch writes it —
   // which suits processes that fork() after creating the cache.
   Millis flush_interval{1000};
-  std::size_t eviction_batch = 1;          // at least this many victims per eviction
+  std::size_t eviction_batch = 1;  // at least this many victims per eviction
   NormalizeOptions normalize{};
   std::function<bool(std::string_view response)> validator{};
   std::function<double(double similarity, Millis age, std::string_view metadata)> confidence_fn{};
@@ -81,13 +81,13 @@ struct CacheOptions {
 struct GetOptions {
   std::string ns{};                               // namespace; "" is the default namespace
   std::optional<std::vector<float>> embedding{};  // supplied embedding: the embedder is skipped
-  bool bypass = false;                          // always miss (counted as kBypass)
+  bool bypass = false;                            // always miss (counted as kBypass)
   std::optional<double> threshold{};              // overrides similarity_threshold
 };
 
 struct PutOptions {
   std::string ns{};
-  std::string metadata = "{}";                  // must be a JSON object
+  std::string metadata = "{}";                    // must be a JSON object
   std::optional<Millis> ttl{};                    // overrides default_ttl
   std::optional<std::vector<float>> embedding{};  // supplied embedding: the embedder is skipped
 };

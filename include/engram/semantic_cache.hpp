@@ -33,8 +33,8 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>  // std::shared_lock
@@ -139,9 +139,8 @@ class SemanticCache {
     entry.query = std::string(query);
     entry.response = std::string(response);
     entry.metadata = options.metadata;
-    entry.embedding = options.embedding
-                          ? detail::to_unit_vector(*options.embedding, dim_, "PutOptions::embedding")
-                          : detail::to_unit_vector(embedder_.embed(query), dim_, "the embedder's output");
+    entry.embedding = options.embedding ? detail::to_unit_vector(*options.embedding, dim_, "PutOptions::embedding")
+                                        : detail::to_unit_vector(embedder_.embed(query), dim_, "the embedder's output");
     entry.created_at = entry.last_accessed_at = now();
     entry.ttl = options.ttl ? options.ttl : options_.default_ttl;
 
@@ -175,8 +174,8 @@ class SemanticCache {
     detail::validate_query(query, options_);
     // The key is claimed before the lookup, so each call counts exactly one hit or miss and
     // callers arriving while the first one computes wait for it instead of missing too.
-    const std::string key = std::to_string(options.ns.size()) + ':' + options.ns +
-                            hash_query(query, options_.normalize).hex();
+    const std::string key =
+        std::to_string(options.ns.size()) + ':' + options.ns + hash_query(query, options_.normalize).hex();
     std::promise<std::string> promise;
     std::shared_future<std::string> result;
     {
@@ -491,7 +490,8 @@ class SemanticCache {
         exact_scores = space->index.exact_scores();
         build_ready = space->index.build_ready();
         for (const Candidate& c : space->index.search(embedding, options_.top_k)) {
-          if (const auto* ref = state_.find_id(c.id)) candidates.push_back({c.id, c.score, ref->slot->expires_ms, nullptr});
+          if (const auto* ref = state_.find_id(c.id))
+            candidates.push_back({c.id, c.score, ref->slot->expires_ms, nullptr});
         }
       }
     }
@@ -541,8 +541,8 @@ class SemanticCache {
   // Loads the text of a candidate (`loaded` if the caller already read it, else the response
   // cache, else the store), applies the validator (to semantic candidates) and the confidence
   // rules, and records the access. On rejection sets `reason` (if unset) and returns nullopt.
-  std::optional<Hit> accept(EntryId id, std::optional<QueryHash> exact_hash, const std::string& ns,
-                            double similarity, Timestamp t, std::optional<MissReason>& reason,
+  std::optional<Hit> accept(EntryId id, std::optional<QueryHash> exact_hash, const std::string& ns, double similarity,
+                            Timestamp t, std::optional<MissReason>& reason,
                             std::shared_ptr<const detail::Payload> loaded = nullptr) {
     const Layer layer = exact_hash ? Layer::kExact : Layer::kSemantic;
     std::shared_ptr<const detail::Payload> payload;
@@ -586,9 +586,10 @@ class SemanticCache {
     return make_hit(*payload, ns, id, layer, similarity, confidence, age.count());
   }
 
-  static Hit make_hit(const detail::Payload& payload, const std::string& ns, EntryId id, Layer layer,
-                      double similarity, double confidence, std::int64_t age_ms) {
-    return Hit{payload.response, similarity, confidence, layer, ns, payload.metadata, id, payload.query, Millis(age_ms)};
+  static Hit make_hit(const detail::Payload& payload, const std::string& ns, EntryId id, Layer layer, double similarity,
+                      double confidence, std::int64_t age_ms) {
+    return Hit{payload.response, similarity, confidence,    layer,         ns,
+               payload.metadata, id,         payload.query, Millis(age_ms)};
   }
 
   std::optional<Hit> finish_hit(Hit hit, Clock::time_point started) {
@@ -606,7 +607,8 @@ class SemanticCache {
         }
       }
     }
-    emit("hit", EventAttrs{.ns = hit.ns, .layer = hit.layer, .similarity = hit.similarity, .latency = elapsed_ms(started)});
+    emit("hit",
+         EventAttrs{.ns = hit.ns, .layer = hit.layer, .similarity = hit.similarity, .latency = elapsed_ms(started)});
     return hit;
   }
 
@@ -713,7 +715,8 @@ class SemanticCache {
   void apply_entry_locked(const StoredEntry& e) {
     check_stored_dim(e.id, e.embedding);
     state_.upsert({e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding});
-    state_.cache_payload(e.id, std::make_shared<const detail::Payload>(detail::Payload{e.query, e.response, e.metadata}));
+    state_.cache_payload(e.id,
+                         std::make_shared<const detail::Payload>(detail::Payload{e.query, e.response, e.metadata}));
   }
 
   void check_stored_dim(EntryId id, const std::vector<float>& embedding) const {
@@ -808,7 +811,8 @@ class SemanticCache {
     s.puts = c.puts.load(std::memory_order_relaxed);
     s.evictions = c.evictions.load(std::memory_order_relaxed);
     s.expirations = c.expirations.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < kMissReasonCount; ++i) s.misses_by_reason[i] = c.misses[i].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kMissReasonCount; ++i)
+      s.misses_by_reason[i] = c.misses[i].load(std::memory_order_relaxed);
     return s;
   }
 
@@ -829,8 +833,8 @@ class SemanticCache {
   // Lock order: state_mu_ before store_mu_; never take state_mu_ while holding store_mu_.
   mutable detail::WriterPreferringMutex state_mu_;
   mutable std::mutex store_mu_;
-  detail::CacheState state_;                 // guarded by state_mu_
-  std::uint64_t local_version_ = 0;          // written under both locks; read under either
+  detail::CacheState state_;         // guarded by state_mu_
+  std::uint64_t local_version_ = 0;  // written under both locks; read under either
   std::atomic<std::int64_t> last_sync_check_ns_{0};
   std::atomic<bool> closed_{false};
 

@@ -39,11 +39,10 @@ namespace engram {
 // (checked first), with another fingerprint EmbedderMismatch. close() is idempotent; after it
 // every other method throws CacheClosed. Calls before open() also throw CacheClosed.
 template <class S>
-concept StoreLifecycle = std::move_constructible<S> &&
-    requires(S& s, std::string_view fingerprint, std::size_t dim) {
-      { s.open(fingerprint, dim) } -> std::same_as<void>;
-      { s.close() } -> std::same_as<void>;
-    };
+concept StoreLifecycle = std::move_constructible<S> && requires(S& s, std::string_view fingerprint, std::size_t dim) {
+  { s.open(fingerprint, dim) } -> std::same_as<void>;
+  { s.close() } -> std::same_as<void>;
+};
 
 // 3 get_by_hash, 4 get_by_id, 5 count, 6 list_namespaces.
 template <class S>
@@ -58,8 +57,8 @@ concept StoreLookup = requires(const S& s, std::string_view ns, const QueryHash&
 
 // 7 iter_lru_ids, 8 iter_all, 9 iter_since.
 template <class S>
-concept StoreIteration = requires(const S& s, std::size_t n, std::optional<std::string_view> maybe_ns,
-                                  EntryId last_id, EntryVisitor visit) {
+concept StoreIteration = requires(const S& s, std::size_t n, std::optional<std::string_view> maybe_ns, EntryId last_id,
+                                  EntryVisitor visit) {
   { s.iter_lru_ids(n, maybe_ns) } -> std::same_as<std::vector<EntryId>>;
   { s.iter_lru_ids(n) } -> std::same_as<std::vector<EntryId>>;
   { s.iter_all(visit) } -> std::same_as<void>;
@@ -69,9 +68,8 @@ concept StoreIteration = requires(const S& s, std::size_t n, std::optional<std::
 // 10 insert, 11 update_access, 12 delete_by_id, 13 delete_expired, 14 clear_namespace,
 // 24 delete_many.
 template <class S>
-concept StoreMutation = requires(S& s, const StoredEntry& entry, EntryId id, Timestamp now,
-                                 std::string_view ns, std::optional<std::string_view> maybe_ns,
-                                 std::span<const EntryId> ids) {
+concept StoreMutation = requires(S& s, const StoredEntry& entry, EntryId id, Timestamp now, std::string_view ns,
+                                 std::optional<std::string_view> maybe_ns, std::span<const EntryId> ids) {
   { s.insert(entry) } -> std::same_as<EntryId>;
   { s.update_access(id, now) } -> std::same_as<void>;
   { s.delete_by_id(id) } -> std::same_as<bool>;
@@ -99,7 +97,8 @@ concept StoreCoordination = requires(S& s, const S& cs, std::string_view key, st
 // 20 integrity_check, 21 snapshot_to, 22 restore_from.
 template <class S>
 concept StoreBackup = requires(const S& cs, const std::filesystem::path& path, typename S::Location dest) {
-  { cs.integrity_check() } noexcept -> std::same_as<bool>;
+  { cs.integrity_check() }
+  noexcept->std::same_as<bool>;
   { cs.snapshot_to(path) } -> std::same_as<void>;
   { S::restore_from(path, dest) } -> std::same_as<S>;
 };
@@ -113,8 +112,8 @@ concept StoreChangeFeed = requires(const S& cs, std::uint64_t version, std::size
 };
 
 template <class S>
-concept Store = StoreLifecycle<S> && StoreLookup<S> && StoreIteration<S> && StoreMutation<S> &&
-                StoreQuotas<S> && StoreCoordination<S> && StoreBackup<S> && StoreChangeFeed<S>;
+concept Store = StoreLifecycle<S> && StoreLookup<S> && StoreIteration<S> && StoreMutation<S> && StoreQuotas<S> &&
+    StoreCoordination<S> && StoreBackup<S> && StoreChangeFeed<S>;
 
 // ---- Optional refinements, detected by the cache and used when present -------------------
 

@@ -53,13 +53,13 @@ struct StoredEntry {
   EntryId id = 0;
   std::string ns{};
   QueryHash query_hash{};
-  std::string query{};                 // the raw query as given to put()
+  std::string query{};  // the raw query as given to put()
   std::string response{};
-  std::vector<float> embedding{};      // L2-normalized float32, stored bit-exact
-  std::string metadata = "{}";       // a JSON object, validated by the cache on put
+  std::vector<float> embedding{};  // L2-normalized float32, stored bit-exact
+  std::string metadata = "{}";     // a JSON object, validated by the cache on put
   Timestamp created_at{};
   Timestamp last_accessed_at{};
-  std::optional<Millis> ttl{};         // relative to created_at
+  std::optional<Millis> ttl{};  // relative to created_at
   std::int64_t access_count = 0;
 
   // Expired when created_at + ttl <= now (the boundary instant counts as expired).
@@ -95,15 +95,15 @@ struct Change {
   friend bool operator==(const Change&, const Change&) = default;
 };
 
-using EntryVisitor = std::function<bool(const StoredEntry&)>;   // return false to stop
-using IndexRowVisitor = std::function<bool(const IndexRow&)>;   // return false to stop
+using EntryVisitor = std::function<bool(const StoredEntry&)>;  // return false to stop
+using IndexRowVisitor = std::function<bool(const IndexRow&)>;  // return false to stop
 
 enum class Layer { kExact, kSemantic };
 
 struct Hit {
   std::string response{};
-  double similarity = 0;   // 1.0 for an exact hit; the exact cosine otherwise
-  double confidence = 0;   // confidence_fn(similarity, age, metadata), or similarity
+  double similarity = 0;  // 1.0 for an exact hit; the exact cosine otherwise
+  double confidence = 0;  // confidence_fn(similarity, age, metadata), or similarity
   Layer layer = Layer::kExact;
   std::string ns{};
   std::string metadata{};
@@ -114,13 +114,13 @@ struct Hit {
 
 // Why a get() returned nothing. kError is counted only in fail-open mode.
 enum class MissReason {
-  kNoCandidate,      // namespace empty or nothing scored at all
-  kBelowThreshold,   // best candidate under the similarity threshold
-  kExpired,          // the matching entry's TTL had passed
-  kRejected,         // the validator refused every candidate
-  kLowConfidence,    // confidence under min_confidence
-  kBypass,           // GetOptions::bypass
-  kError,            // store or embedder failure (fail-open)
+  kNoCandidate,     // namespace empty or nothing scored at all
+  kBelowThreshold,  // best candidate under the similarity threshold
+  kExpired,         // the matching entry's TTL had passed
+  kRejected,        // the validator refused every candidate
+  kLowConfidence,   // confidence under min_confidence
+  kBypass,          // GetOptions::bypass
+  kError,           // store or embedder failure (fail-open)
 };
 inline constexpr std::size_t kMissReasonCount = 7;
 const char* to_string(MissReason reason) noexcept;
@@ -146,7 +146,7 @@ struct NamespaceStats {
 };
 
 struct Stats {
-  NamespaceStats total{};                          // aggregate over every namespace
+  NamespaceStats total{};  // aggregate over every namespace
   std::map<std::string, NamespaceStats> by_namespace{};
   std::uint64_t syncs = 0, rebuilds = 0, errors = 0;
   std::size_t response_cache_bytes = 0, exact_map_entries = 0, exact_map_bytes = 0;
@@ -154,15 +154,15 @@ struct Stats {
 };
 
 struct Health {
-  bool healthy = false;             // open, store reachable, integrity ok, fingerprint matches
+  bool healthy = false;  // open, store reachable, integrity ok, fingerprint matches
   bool integrity_ok = false;
   int schema_version = 0;
   bool embedder_fingerprint_match = false;
   std::size_t entries = 0;
   std::size_t namespaces = 0;
-  std::string store_backend{};        // e.g. "sqlite", "dict", "redis"
-  std::string index_backend{};        // e.g. "flat-f32", "hnsw-int8"
-  std::string message{};              // empty when healthy; otherwise what is wrong
+  std::string store_backend{};  // e.g. "sqlite", "dict", "redis"
+  std::string index_backend{};  // e.g. "flat-f32", "hnsw-int8"
+  std::string message{};        // empty when healthy; otherwise what is wrong
 };
 
 }  // namespace engram

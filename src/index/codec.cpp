@@ -12,9 +12,12 @@ namespace {
 
 std::size_t element_bytes(ElementType e) noexcept {
   switch (e) {
-    case ElementType::kF32: return 4;
-    case ElementType::kF16: return 2;
-    case ElementType::kInt8: return 1;
+    case ElementType::kF32:
+      return 4;
+    case ElementType::kF16:
+      return 2;
+    case ElementType::kInt8:
+      return 1;
   }
   return 4;
 }

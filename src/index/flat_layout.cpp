@@ -134,8 +134,7 @@ bool FlatLayout::remove(EntryId id) {
   return true;
 }
 
-void FlatLayout::scan_rows(const void* query, float scale, std::size_t begin, std::size_t end,
-                           TopK& top) const {
+void FlatLayout::scan_rows(const void* query, float scale, std::size_t begin, std::size_t end, TopK& top) const {
   const KernelTable& k = kernels();
   const std::size_t d = codec_.dim();
   float scores[kScanBlock];
@@ -146,16 +145,13 @@ void FlatLayout::scan_rows(const void* query, float scale, std::size_t begin, st
     const std::byte* base = row_at(r);
     switch (codec_.element()) {
       case ElementType::kF32:
-        k.scan_f32(static_cast<const float*>(query), reinterpret_cast<const float*>(base), len, d,
-                   scores);
+        k.scan_f32(static_cast<const float*>(query), reinterpret_cast<const float*>(base), len, d, scores);
         break;
       case ElementType::kF16:
-        k.scan_f16(static_cast<const float*>(query), reinterpret_cast<const std::uint16_t*>(base),
-                   len, d, scores);
+        k.scan_f16(static_cast<const float*>(query), reinterpret_cast<const std::uint16_t*>(base), len, d, scores);
         break;
       case ElementType::kInt8:
-        k.scan_i8(static_cast<const std::int8_t*>(query), reinterpret_cast<const std::int8_t*>(base),
-                  len, d, raw);
+        k.scan_i8(static_cast<const std::int8_t*>(query), reinterpret_cast<const std::int8_t*>(base), len, d, raw);
         for (std::size_t i = 0; i < len; ++i) scores[i] = static_cast<float>(raw[i]) * scale;
         break;
     }
@@ -171,8 +167,7 @@ void FlatLayout::scan_rows(const void* query, float scale, std::size_t begin, st
   }
 }
 
-std::vector<Scored> FlatLayout::search(std::span<const float> query, std::size_t k,
-                                       std::size_t threads) const {
+std::vector<Scored> FlatLayout::search(std::span<const float> query, std::size_t k, std::size_t threads) const {
   if (k == 0 || size_ == 0) return {};
   thread_local QueryBuffer q;
   prepare_scan_query(codec_, query, q);

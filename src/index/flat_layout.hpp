@@ -41,8 +41,7 @@ class FlatLayout {
 
   // Top k by score (cosine units), scanning with up to `threads` threads when the namespace
   // is large enough for that to pay off.
-  std::vector<Scored> search(std::span<const float> query, std::size_t k,
-                             std::size_t threads) const;
+  std::vector<Scored> search(std::span<const float> query, std::size_t k, std::size_t threads) const;
 
   // Visits every (id, row) in row order.
   template <class F>
@@ -55,21 +54,18 @@ class FlatLayout {
 
  private:
   struct Chunk {
-    std::byte* data = nullptr;        // capacity * row_bytes, 64-byte aligned
-    std::unique_ptr<EntryId[]> ids;   // capacity
+    std::byte* data = nullptr;       // capacity * row_bytes, 64-byte aligned
+    std::unique_ptr<EntryId[]> ids;  // capacity
     std::size_t capacity = 0;
   };
 
-  EntryId id_at(std::size_t r) const noexcept {
-    return chunks_[r >> chunk_shift_].ids[r & chunk_mask_];
-  }
+  EntryId id_at(std::size_t r) const noexcept { return chunks_[r >> chunk_shift_].ids[r & chunk_mask_]; }
   std::byte* row_at(std::size_t r) const noexcept {
     return chunks_[r >> chunk_shift_].data + (r & chunk_mask_) * row_bytes_;
   }
   void grow_for(std::size_t row);
   void free_chunk(Chunk& c) noexcept;
-  void scan_rows(const void* query, float scale, std::size_t begin, std::size_t end,
-                 TopK& top) const;
+  void scan_rows(const void* query, float scale, std::size_t begin, std::size_t end, TopK& top) const;
 
   Codec codec_;
   std::size_t row_bytes_;

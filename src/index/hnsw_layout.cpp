@@ -39,9 +39,15 @@ class DotSpace final : public hnswlib::SpaceInterface<float> {
   DotSpace(const Codec& codec) : dim_(codec.dim()), row_bytes_(codec.row_bytes()) {
     const KernelTable& k = kernels();
     switch (codec.element()) {
-      case ElementType::kF32: fn_ = k.neg_dot_f32; break;
-      case ElementType::kF16: fn_ = k.neg_dot_f16; break;
-      case ElementType::kInt8: fn_ = k.neg_dot_i8; break;
+      case ElementType::kF32:
+        fn_ = k.neg_dot_f32;
+        break;
+      case ElementType::kF16:
+        fn_ = k.neg_dot_f16;
+        break;
+      case ElementType::kInt8:
+        fn_ = k.neg_dot_i8;
+        break;
     }
   }
   std::size_t get_data_size() override { return row_bytes_; }
@@ -64,8 +70,7 @@ void advise_huge_pages(void* p, std::size_t bytes) {
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
   const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / page * page;
-  if (end > begin + (std::uintptr_t{2} << 20))
-    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  if (end > begin + (std::uintptr_t{2} << 20)) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 #else
   (void)p;
   (void)bytes;
@@ -79,9 +84,9 @@ struct HnswLayout::Impl {
   Codec codec;
   DotSpace space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
-  std::vector<EntryId> id_of_label;   // 0 = free label
+  std::vector<EntryId> id_of_label;  // 0 = free label
   std::vector<std::uint32_t> free_labels;
-  IdMap map;                          // EntryId -> label
+  IdMap map;  // EntryId -> label
   std::size_t live = 0;
 
   HnswParams params;
@@ -89,11 +94,10 @@ struct HnswLayout::Impl {
   Impl(const Codec& c, const HnswParams& p, std::size_t capacity)
       : codec(c), space(c), graph(new_graph(p, capacity)), params(p) {}
 
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> new_graph(const HnswParams& p,
-                                                             std::size_t capacity) {
-    auto g = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        &space, std::max(capacity, kMinCapacity), std::max<std::size_t>(p.m, 2),
-        std::max<std::size_t>(p.ef_construction, 1));
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> new_graph(const HnswParams& p, std::size_t capacity) {
+    auto g = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, std::max(capacity, kMinCapacity),
+                                                               std::max<std::size_t>(p.m, 2),
+                                                               std::max<std::size_t>(p.ef_construction, 1));
     g->setEf(std::max<std::size_t>(p.ef_search, 1));
     advise_huge_pages(g->data_level0_memory_, g->max_elements_ * g->size_data_per_element_);
     return g;
@@ -181,8 +185,7 @@ bool HnswLayout::remove(EntryId id) {
   // graph is rebuilt from the live rows: a slot re-linked among mostly deleted nodes finds
   // few live neighbours (and none at all once everything was deleted), so it could become
   // unreachable. The rebuild costs about one insert per remove that led to it.
-  if (m.free_labels.size() > std::max<std::size_t>(m.live, kCompactMinDeleted) || m.live == 0)
-    compact();
+  if (m.free_labels.size() > std::max<std::size_t>(m.live, kCompactMinDeleted) || m.live == 0) compact();
   return true;
 }
 
@@ -212,8 +215,8 @@ void HnswLayout::compact() {
   insert_bulk(ids, rows.data(), 1);
 }
 
-void HnswLayout::insert_bulk(std::span<const EntryId> ids, const std::byte* rows,
-                             std::size_t threads, const std::atomic<bool>* cancel) {
+void HnswLayout::insert_bulk(std::span<const EntryId> ids, const std::byte* rows, std::size_t threads,
+                             const std::atomic<bool>* cancel) {
   Impl& m = *impl_;
   const std::size_t rb = m.codec.row_bytes();
   // Freed labels go through hnswlib's update path, which we keep single-threaded.
@@ -281,16 +284,15 @@ std::size_t HnswLayout::memory_bytes() const noexcept {
   // Per allocated element: level-0 links + data + label, the upper-level pointer, the level,
   // one std::mutex of link_list_locks_, and one visited-list entry (one list is pooled per
   // concurrent searcher; we count one).
-  std::size_t bytes = g.max_elements_ * (g.size_data_per_element_ + sizeof(void*) + sizeof(int) +
-                                         sizeof(std::mutex) + sizeof(hnswlib::vl_type));
+  std::size_t bytes = g.max_elements_ * (g.size_data_per_element_ + sizeof(void*) + sizeof(int) + sizeof(std::mutex) +
+                                         sizeof(hnswlib::vl_type));
   bytes += g.link_list_update_locks_.size() * sizeof(std::mutex);  // fixed 65536 mutexes
   for (std::size_t i = 0; i < g.cur_element_count; ++i)
     if (const int level = g.element_levels_[i]; level > 0)
       bytes += g.size_links_per_element_ * static_cast<std::size_t>(level) + 1;
   // label_lookup_: one node (key, value, next pointer, cached hash) per element + buckets.
   bytes += g.label_lookup_.size() * 32 + g.label_lookup_.bucket_count() * sizeof(void*);
-  bytes += m.id_of_label.capacity() * sizeof(EntryId) + m.free_labels.capacity() * 4 +
-           m.map.memory_bytes();
+  bytes += m.id_of_label.capacity() * sizeof(EntryId) + m.free_labels.capacity() * 4 + m.map.memory_bytes();
   return bytes;
 }
 

@@ -13,14 +13,12 @@ bool kernel_level_supported(KernelLevel level) noexcept {
     case KernelLevel::kScalar:
       return true;
     case KernelLevel::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     case KernelLevel::kAvx512:
       return kernel_level_supported(KernelLevel::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
     case KernelLevel::kAvx512Vnni:
-      return kernel_level_supported(KernelLevel::kAvx512) &&
-             __builtin_cpu_supports("avx512vnni");
+      return kernel_level_supported(KernelLevel::kAvx512) && __builtin_cpu_supports("avx512vnni");
   }
   return false;
 }
@@ -28,20 +26,28 @@ bool kernel_level_supported(KernelLevel level) noexcept {
 const KernelTable* kernel_table(KernelLevel level) noexcept {
   if (!kernel_level_supported(level)) return nullptr;
   switch (level) {
-    case KernelLevel::kScalar: return &kKernelsScalar;
-    case KernelLevel::kAvx2: return &kKernelsAvx2;
-    case KernelLevel::kAvx512: return &kKernelsAvx512;
-    case KernelLevel::kAvx512Vnni: return &kKernelsAvx512Vnni;
+    case KernelLevel::kScalar:
+      return &kKernelsScalar;
+    case KernelLevel::kAvx2:
+      return &kKernelsAvx2;
+    case KernelLevel::kAvx512:
+      return &kKernelsAvx512;
+    case KernelLevel::kAvx512Vnni:
+      return &kKernelsAvx512Vnni;
   }
   return nullptr;
 }
 
 const char* to_string(KernelLevel level) noexcept {
   switch (level) {
-    case KernelLevel::kScalar: return "scalar";
-    case KernelLevel::kAvx2: return "avx2";
-    case KernelLevel::kAvx512: return "avx512";
-    case KernelLevel::kAvx512Vnni: return "avx512vnni";
+    case KernelLevel::kScalar:
+      return "scalar";
+    case KernelLevel::kAvx2:
+      return "avx2";
+    case KernelLevel::kAvx512:
+      return "avx512";
+    case KernelLevel::kAvx512Vnni:
+      return "avx512vnni";
   }
   return "?";
 }

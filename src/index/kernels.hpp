@@ -44,10 +44,8 @@ struct KernelTable {
   float (*dot_f16)(const std::uint16_t* a, const std::uint16_t* b, std::size_t d) noexcept;
   std::int32_t (*dot_i8)(const std::int8_t* a, const std::int8_t* b, std::size_t d) noexcept;
   // Scans: out[r] = dot(q, rows + r * d) for r in [0, n); rows are dense (stride d).
-  void (*scan_f32)(const float* q, const float* rows, std::size_t n, std::size_t d,
-                   float* out) noexcept;
-  void (*scan_f16)(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d,
-                   float* out) noexcept;
+  void (*scan_f32)(const float* q, const float* rows, std::size_t n, std::size_t d, float* out) noexcept;
+  void (*scan_f16)(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d, float* out) noexcept;
   void (*scan_i8)(const std::int8_t* q, const std::int8_t* rows, std::size_t n, std::size_t d,
                   std::int32_t* out) noexcept;
   // hnswlib distances (smaller is closer): -dot(a, b), both operands in the stored format.

@@ -86,8 +86,7 @@ inline std::int32_t dot_i8_impl(const std::int8_t* a, const std::int8_t* b, std:
   std::size_t j = 0;
   for (; j + 32 <= d; j += 32) {
     s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(load_i8_as_i16(a + j), load_i8_as_i16(b + j)));
-    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(load_i8_as_i16(a + j + 16),
-                                                 load_i8_as_i16(b + j + 16)));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(load_i8_as_i16(a + j + 16), load_i8_as_i16(b + j + 16)));
   }
   for (; j + 16 <= d; j += 16)
     s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(load_i8_as_i16(a + j), load_i8_as_i16(b + j)));
@@ -97,26 +96,17 @@ inline std::int32_t dot_i8_impl(const std::int8_t* a, const std::int8_t* b, std:
 }
 
 float dot_f32(const float* a, const float* b, std::size_t d) noexcept { return dot_f32_impl(a, b, d); }
-float dot_f32_f16(const float* q, const std::uint16_t* r, std::size_t d) noexcept {
-  return dot_f32_f16_impl(q, r, d);
-}
-float dot_f16(const std::uint16_t* a, const std::uint16_t* b, std::size_t d) noexcept {
-  return dot_f16_impl(a, b, d);
-}
-std::int32_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t d) noexcept {
-  return dot_i8_impl(a, b, d);
-}
+float dot_f32_f16(const float* q, const std::uint16_t* r, std::size_t d) noexcept { return dot_f32_f16_impl(q, r, d); }
+float dot_f16(const std::uint16_t* a, const std::uint16_t* b, std::size_t d) noexcept { return dot_f16_impl(a, b, d); }
+std::int32_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t d) noexcept { return dot_i8_impl(a, b, d); }
 
-void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d,
-              float* out) noexcept {
+void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d, float* out) noexcept {
   for (std::size_t r = 0; r < n; ++r) out[r] = dot_f32_impl(q, rows + r * d, d);
 }
-void scan_f16(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d,
-              float* out) noexcept {
+void scan_f16(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d, float* out) noexcept {
   for (std::size_t r = 0; r < n; ++r) out[r] = dot_f32_f16_impl(q, rows + r * d, d);
 }
-void scan_i8(const std::int8_t* q, const std::int8_t* rows, std::size_t n, std::size_t d,
-             std::int32_t* out) noexcept {
+void scan_i8(const std::int8_t* q, const std::int8_t* rows, std::size_t n, std::size_t d, std::int32_t* out) noexcept {
   for (std::size_t r = 0; r < n; ++r) out[r] = dot_i8_impl(q, rows + r * d, d);
 }
 
@@ -126,18 +116,16 @@ float neg_dot_f32(const void* a, const void* b, const void* p) {
   return -dot_f32_impl(static_cast<const float*>(a), static_cast<const float*>(b), dim_of(p));
 }
 float neg_dot_f16(const void* a, const void* b, const void* p) {
-  return -dot_f16_impl(static_cast<const std::uint16_t*>(a), static_cast<const std::uint16_t*>(b),
-                       dim_of(p));
+  return -dot_f16_impl(static_cast<const std::uint16_t*>(a), static_cast<const std::uint16_t*>(b), dim_of(p));
 }
 float neg_dot_i8(const void* a, const void* b, const void* p) {
-  return -static_cast<float>(dot_i8_impl(static_cast<const std::int8_t*>(a),
-                                         static_cast<const std::int8_t*>(b), dim_of(p)));
+  return -static_cast<float>(
+      dot_i8_impl(static_cast<const std::int8_t*>(a), static_cast<const std::int8_t*>(b), dim_of(p)));
 }
 
 }  // namespace
 
-extern const KernelTable kKernelsAvx2 = {
-    KernelLevel::kAvx2, "avx2", dot_f32,     dot_f32_f16, dot_f16,    dot_i8, scan_f32,
-    scan_f16,           scan_i8, neg_dot_f32, neg_dot_f16, neg_dot_i8};
+extern const KernelTable kKernelsAvx2 = {KernelLevel::kAvx2, "avx2",   dot_f32, dot_f32_f16, dot_f16,     dot_i8,
+                                         scan_f32,           scan_f16, scan_i8, neg_dot_f32, neg_dot_f16, neg_dot_i8};
 
 }  // namespace engram::detail

@@ -20,9 +20,7 @@ namespace engram::detail {
 namespace {
 
 inline __mmask16 mask16(std::size_t n) noexcept { return static_cast<__mmask16>((1u << n) - 1u); }
-inline __mmask32 mask32(std::size_t n) noexcept {
-  return static_cast<__mmask32>((std::uint64_t{1} << n) - 1u);
-}
+inline __mmask32 mask32(std::size_t n) noexcept { return static_cast<__mmask32>((std::uint64_t{1} << n) - 1u); }
 inline __mmask64 mask64(std::size_t n) noexcept {
   return n >= 64 ? ~__mmask64{0} : static_cast<__mmask64>((std::uint64_t{1} << n) - 1u);
 }
@@ -103,8 +101,7 @@ inline std::int32_t dot_i8_bw_impl(const std::int8_t* a, const std::int8_t* b, s
   std::size_t j = 0;
   for (; j + 64 <= d; j += 64) {
     s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(load_i8_as_i16(a + j), load_i8_as_i16(b + j)));
-    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(load_i8_as_i16(a + j + 32),
-                                                 load_i8_as_i16(b + j + 32)));
+    s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(load_i8_as_i16(a + j + 32), load_i8_as_i16(b + j + 32)));
   }
   for (; j + 32 <= d; j += 32)
     s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(load_i8_as_i16(a + j), load_i8_as_i16(b + j)));
@@ -121,20 +118,17 @@ inline std::int32_t dot_i8_bw_impl(const std::int8_t* a, const std::int8_t* b, s
 
 // sum((a ^ 0x80) * b) over d bytes, i.e. sum((a + 128) * b). Masked-off lanes load as 0 and
 // flip to 128, but b is 0 there too, so they add nothing.
-ENGRAM_VNNI inline std::int32_t dot_flip_vnni(const std::int8_t* a, const std::int8_t* b,
-                                              std::size_t d) noexcept {
+ENGRAM_VNNI inline std::int32_t dot_flip_vnni(const std::int8_t* a, const std::int8_t* b, std::size_t d) noexcept {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
   std::size_t j = 0;
   for (; j + 128 <= d; j += 128) {
-    s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(a + j), flip),
-                             _mm512_loadu_si512(b + j));
-    s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(a + j + 64), flip),
-                             _mm512_loadu_si512(b + j + 64));
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(a + j), flip), _mm512_loadu_si512(b + j));
+    s1 =
+        _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(a + j + 64), flip), _mm512_loadu_si512(b + j + 64));
   }
   for (; j + 64 <= d; j += 64)
-    s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(a + j), flip),
-                             _mm512_loadu_si512(b + j));
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(a + j), flip), _mm512_loadu_si512(b + j));
   if (j < d) {
     const __mmask64 m = mask64(d - j);
     s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + j), flip),
@@ -156,17 +150,12 @@ ENGRAM_VNNI inline std::int32_t sum_i8_vnni(const std::int8_t* b, std::size_t d)
 // ---- exported functions ----
 
 float dot_f32(const float* a, const float* b, std::size_t d) noexcept { return dot_f32_impl(a, b, d); }
-float dot_f32_f16(const float* q, const std::uint16_t* r, std::size_t d) noexcept {
-  return dot_f32_f16_impl(q, r, d);
-}
-float dot_f16(const std::uint16_t* a, const std::uint16_t* b, std::size_t d) noexcept {
-  return dot_f16_impl(a, b, d);
-}
+float dot_f32_f16(const float* q, const std::uint16_t* r, std::size_t d) noexcept { return dot_f32_f16_impl(q, r, d); }
+float dot_f16(const std::uint16_t* a, const std::uint16_t* b, std::size_t d) noexcept { return dot_f16_impl(a, b, d); }
 std::int32_t dot_i8_bw(const std::int8_t* a, const std::int8_t* b, std::size_t d) noexcept {
   return dot_i8_bw_impl(a, b, d);
 }
-ENGRAM_VNNI std::int32_t dot_i8_vnni(const std::int8_t* a, const std::int8_t* b,
-                                     std::size_t d) noexcept {
+ENGRAM_VNNI std::int32_t dot_i8_vnni(const std::int8_t* a, const std::int8_t* b, std::size_t d) noexcept {
   return dot_flip_vnni(a, b, d) - 128 * sum_i8_vnni(b, d);
 }
 
@@ -178,8 +167,8 @@ ENGRAM_VNNI std::int32_t dot_i8_vnni(const std::int8_t* a, const std::int8_t* b,
 
 inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) noexcept {
   auto half = [](__m512 v) {
-    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
-                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m256 h =
+        _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   };
   return _mm_hadd_ps(_mm_hadd_ps(half(a), half(b)), _mm_hadd_ps(half(c), half(d)));
@@ -253,8 +242,8 @@ ENGRAM_VNNI inline __m512i acc_i8_vnni(const std::int8_t* q, const std::int8_t* 
   std::size_t j = 0;
   for (; j + 128 <= d; j += 128) {
     s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(r + j), flip), _mm512_loadu_si512(q + j));
-    s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(r + j + 64), flip),
-                             _mm512_loadu_si512(q + j + 64));
+    s1 =
+        _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(r + j + 64), flip), _mm512_loadu_si512(q + j + 64));
   }
   for (; j + 64 <= d; j += 64)
     s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(r + j), flip), _mm512_loadu_si512(q + j));
@@ -266,8 +255,7 @@ ENGRAM_VNNI inline __m512i acc_i8_vnni(const std::int8_t* q, const std::int8_t* 
   return _mm512_add_epi32(s0, s1);
 }
 
-void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d,
-              float* out) noexcept {
+void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d, float* out) noexcept {
   std::size_t r = 0;
   for (; r + 4 <= n; r += 4) {
     const float* p = rows + r * d;
@@ -278,8 +266,7 @@ void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d,
   for (; r < n; ++r) out[r] = _mm512_reduce_add_ps(acc_f32(q, rows + r * d, d));
 }
 
-void scan_f16(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d,
-              float* out) noexcept {
+void scan_f16(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d, float* out) noexcept {
   std::size_t r = 0;
   for (; r + 4 <= n; r += 4) {
     const std::uint16_t* p = rows + r * d;
@@ -304,8 +291,8 @@ void scan_i8_bw(const std::int8_t* q, const std::int8_t* rows, std::size_t n, st
 
 // The row is the flipped (unsigned) operand and the query the signed one, so the correction
 // 128 * sum(q) is computed once for the whole scan.
-ENGRAM_VNNI void scan_i8_vnni(const std::int8_t* q, const std::int8_t* rows, std::size_t n,
-                              std::size_t d, std::int32_t* out) noexcept {
+ENGRAM_VNNI void scan_i8_vnni(const std::int8_t* q, const std::int8_t* rows, std::size_t n, std::size_t d,
+                              std::int32_t* out) noexcept {
   const std::int32_t correction = 128 * sum_i8_vnni(q, d);
   const __m128i correction4 = _mm_set1_epi32(correction);
   std::size_t r = 0;
@@ -313,8 +300,7 @@ ENGRAM_VNNI void scan_i8_vnni(const std::int8_t* q, const std::int8_t* rows, std
     const std::int8_t* p = rows + r * d;
     const __m512i a0 = acc_i8_vnni(q, p, d), a1 = acc_i8_vnni(q, p + d, d);
     const __m512i a2 = acc_i8_vnni(q, p + 2 * d, d), a3 = acc_i8_vnni(q, p + 3 * d, d);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + r),
-                     _mm_sub_epi32(reduce4(a0, a1, a2, a3), correction4));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + r), _mm_sub_epi32(reduce4(a0, a1, a2, a3), correction4));
   }
   for (; r < n; ++r) out[r] = _mm512_reduce_add_epi32(acc_i8_vnni(q, rows + r * d, d)) - correction;
 }
@@ -325,16 +311,15 @@ float neg_dot_f32(const void* a, const void* b, const void* p) {
   return -dot_f32_impl(static_cast<const float*>(a), static_cast<const float*>(b), dim_of(p));
 }
 float neg_dot_f16(const void* a, const void* b, const void* p) {
-  return -dot_f16_impl(static_cast<const std::uint16_t*>(a), static_cast<const std::uint16_t*>(b),
-                       dim_of(p));
+  return -dot_f16_impl(static_cast<const std::uint16_t*>(a), static_cast<const std::uint16_t*>(b), dim_of(p));
 }
 float neg_dot_i8_bw(const void* a, const void* b, const void* p) {
-  return -static_cast<float>(dot_i8_bw_impl(static_cast<const std::int8_t*>(a),
-                                            static_cast<const std::int8_t*>(b), dim_of(p)));
+  return -static_cast<float>(
+      dot_i8_bw_impl(static_cast<const std::int8_t*>(a), static_cast<const std::int8_t*>(b), dim_of(p)));
 }
 ENGRAM_VNNI float neg_dot_i8_vnni(const void* a, const void* b, const void* p) {
-  return -static_cast<float>(dot_i8_vnni(static_cast<const std::int8_t*>(a),
-                                         static_cast<const std::int8_t*>(b), dim_of(p)));
+  return -static_cast<float>(
+      dot_i8_vnni(static_cast<const std::int8_t*>(a), static_cast<const std::int8_t*>(b), dim_of(p)));
 }
 
 #undef ENGRAM_VNNI
@@ -342,13 +327,21 @@ ENGRAM_VNNI float neg_dot_i8_vnni(const void* a, const void* b, const void* p) {
 }  // namespace
 
 extern const KernelTable kKernelsAvx512 = {
-    KernelLevel::kAvx512, "avx512", dot_f32,     dot_f32_f16, dot_f16,      dot_i8_bw, scan_f32,
-    scan_f16,             scan_i8_bw, neg_dot_f32, neg_dot_f16, neg_dot_i8_bw};
+    KernelLevel::kAvx512, "avx512",    dot_f32,     dot_f32_f16,  dot_f16, dot_i8_bw, scan_f32, scan_f16,
+    scan_i8_bw,           neg_dot_f32, neg_dot_f16, neg_dot_i8_bw};
 
-extern const KernelTable kKernelsAvx512Vnni = {
-    KernelLevel::kAvx512Vnni, "avx512-vnni", dot_f32,     dot_f32_f16, dot_f16,
-    dot_i8_vnni,              scan_f32,      scan_f16,    scan_i8_vnni, neg_dot_f32,
-    neg_dot_f16,              neg_dot_i8_vnni};
+extern const KernelTable kKernelsAvx512Vnni = {KernelLevel::kAvx512Vnni,
+                                               "avx512-vnni",
+                                               dot_f32,
+                                               dot_f32_f16,
+                                               dot_f16,
+                                               dot_i8_vnni,
+                                               scan_f32,
+                                               scan_f16,
+                                               scan_i8_vnni,
+                                               neg_dot_f32,
+                                               neg_dot_f16,
+                                               neg_dot_i8_vnni};
 
 }  // namespace engram::detail
 

@@ -43,18 +43,15 @@ std::int32_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t d) n
   return s;
 }
 
-void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d,
-              float* out) noexcept {
+void scan_f32(const float* q, const float* rows, std::size_t n, std::size_t d, float* out) noexcept {
   for (std::size_t r = 0; r < n; ++r) out[r] = dot_f32(q, rows + r * d, d);
 }
 
-void scan_f16(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d,
-              float* out) noexcept {
+void scan_f16(const float* q, const std::uint16_t* rows, std::size_t n, std::size_t d, float* out) noexcept {
   for (std::size_t r = 0; r < n; ++r) out[r] = dot_f32_f16(q, rows + r * d, d);
 }
 
-void scan_i8(const std::int8_t* q, const std::int8_t* rows, std::size_t n, std::size_t d,
-             std::int32_t* out) noexcept {
+void scan_i8(const std::int8_t* q, const std::int8_t* rows, std::size_t n, std::size_t d, std::int32_t* out) noexcept {
   for (std::size_t r = 0; r < n; ++r) out[r] = dot_i8(q, rows + r * d, d);
 }
 
@@ -64,18 +61,16 @@ float neg_dot_f32(const void* a, const void* b, const void* p) {
   return -dot_f32(static_cast<const float*>(a), static_cast<const float*>(b), dim_of(p));
 }
 float neg_dot_f16(const void* a, const void* b, const void* p) {
-  return -dot_f16(static_cast<const std::uint16_t*>(a), static_cast<const std::uint16_t*>(b),
-                  dim_of(p));
+  return -dot_f16(static_cast<const std::uint16_t*>(a), static_cast<const std::uint16_t*>(b), dim_of(p));
 }
 float neg_dot_i8(const void* a, const void* b, const void* p) {
-  return -static_cast<float>(dot_i8(static_cast<const std::int8_t*>(a),
-                                    static_cast<const std::int8_t*>(b), dim_of(p)));
+  return -static_cast<float>(dot_i8(static_cast<const std::int8_t*>(a), static_cast<const std::int8_t*>(b), dim_of(p)));
 }
 
 }  // namespace
 
 extern const KernelTable kKernelsScalar = {
-    KernelLevel::kScalar, "scalar", dot_f32,     dot_f32_f16, dot_f16,     dot_i8,    scan_f32,
-    scan_f16,             scan_i8,  neg_dot_f32, neg_dot_f16, neg_dot_i8};
+    KernelLevel::kScalar, "scalar",    dot_f32,   dot_f32_f16, dot_f16, dot_i8, scan_f32, scan_f16, scan_i8,
+    neg_dot_f32,          neg_dot_f16, neg_dot_i8};
 
 }  // namespace engram::detail

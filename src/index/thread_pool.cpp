@@ -74,8 +74,7 @@ void ThreadPool::worker_loop() {
   }
 }
 
-void ThreadPool::parallel_for(std::size_t n, std::size_t threads,
-                              const std::function<void(std::size_t)>& fn) {
+void ThreadPool::parallel_for(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& fn) {
   if (n == 0) return;
   const std::size_t helpers = std::min(threads, n) - (threads > 0 ? 1 : 0);
   if (helpers == 0) {
@@ -90,7 +89,8 @@ void ThreadPool::parallel_for(std::size_t n, std::size_t threads,
     ensure_workers(helpers);
     for (std::size_t h = 0; h < helpers; ++h) queue_.emplace_back([state] { state->run(); });
   }
-  if (helpers == 1) cv_.notify_one(); else cv_.notify_all();
+  if (helpers == 1) cv_.notify_one();
+  else cv_.notify_all();
   state->run();
   std::unique_lock lock(state->mutex);
   state->cv.wait(lock, [&] { return state->done.load(std::memory_order_acquire) == n; });

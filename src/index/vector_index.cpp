@@ -46,9 +46,9 @@ struct LogOp {
 
 struct Build {
   mutable std::mutex mutex;
-  std::vector<LogOp> log;                // guarded by mutex
-  bool finished = false;                 // guarded by mutex; then the worker is done with
-  std::unique_ptr<HnswLayout> result;    //   log/result/error
+  std::vector<LogOp> log;              // guarded by mutex
+  bool finished = false;               // guarded by mutex; then the worker is done with
+  std::unique_ptr<HnswLayout> result;  //   log/result/error
   std::exception_ptr error;
   std::atomic<bool> cancel{false};
   std::thread worker;
@@ -71,10 +71,10 @@ struct VectorIndex::Impl {
   IndexConfig config;
   IndexTuning tuning;
   Codec codec;
-  std::unique_ptr<FlatLayout> flat;   // exactly one of flat / hnsw is active
+  std::unique_ptr<FlatLayout> flat;  // exactly one of flat / hnsw is active
   std::unique_ptr<HnswLayout> hnsw;
-  std::unique_ptr<Build> build;       // kAuto: a flat -> HNSW build in progress
-  std::size_t retry_at = 0;           // after a failed build, wait until the size doubles
+  std::unique_ptr<Build> build;  // kAuto: a flat -> HNSW build in progress
+  std::size_t retry_at = 0;      // after a failed build, wait until the size doubles
   std::vector<std::byte> scratch;
 
   Impl(const IndexConfig& c, const IndexTuning& t)
@@ -84,9 +84,7 @@ struct VectorIndex::Impl {
   }
   ~Impl() { cancel_build(); }
 
-  std::size_t build_threads() const {
-    return std::max<std::size_t>(1, tuning.build_threads);
-  }
+  std::size_t build_threads() const { return std::max<std::size_t>(1, tuning.build_threads); }
   std::unique_ptr<HnswLayout> make_hnsw(std::size_t capacity) const {
     return std::make_unique<HnswLayout>(codec, config.hnsw, capacity);
   }
@@ -104,9 +102,7 @@ struct VectorIndex::Impl {
   // ---- flat -> HNSW ----
 
   void maybe_start_build() {
-    if (config.kind != IndexKind::kAuto || build || flat->size() <= high_water() ||
-        flat->size() < retry_at)
-      return;
+    if (config.kind != IndexKind::kAuto || build || flat->size() <= high_water() || flat->size() < retry_at) return;
     const std::size_t n = flat->size(), rb = codec.row_bytes();
     std::vector<EntryId> ids;
     std::vector<std::byte> rows(n * rb);
@@ -202,7 +198,8 @@ VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
 void VectorIndex::add(EntryId id, std::span<const float> vector) {
   Impl& m = *impl_;
   m.check_dim(vector.size(), "the vector");
-  if (id <= 0) throw InvalidArgument("VectorIndex: entry ids must be positive. Remediation: use ids assigned by the store.");
+  if (id <= 0)
+    throw InvalidArgument("VectorIndex: entry ids must be positive. Remediation: use ids assigned by the store.");
   m.codec.encode(vector, m.scratch.data());
   if (m.hnsw) {
     m.hnsw->upsert(id, m.scratch.data());
@@ -218,7 +215,8 @@ void VectorIndex::add_batch(std::span<const EntryId> ids, std::span<const float>
   const std::size_t d = m.config.dim;
   if (vectors.size() != ids.size() * d) m.check_dim(ids.empty() ? 0 : vectors.size() / ids.size(), "a batch vector");
   for (EntryId id : ids)
-    if (id <= 0) throw InvalidArgument("VectorIndex: entry ids must be positive. Remediation: use ids assigned by the store.");
+    if (id <= 0)
+      throw InvalidArgument("VectorIndex: entry ids must be positive. Remediation: use ids assigned by the store.");
   if (!m.hnsw) {
     for (std::size_t i = 0; i < ids.size(); ++i) add(ids[i], vectors.subspan(i * d, d));
     return;
@@ -320,9 +318,7 @@ std::size_t VectorIndex::memory_bytes() const {
 
 bool VectorIndex::exact_scores() const { return impl_->config.element == ElementType::kF32; }
 
-const char* VectorIndex::describe() const {
-  return layout_name(impl_->hnsw != nullptr, impl_->config.element);
-}
+const char* VectorIndex::describe() const { return layout_name(impl_->hnsw != nullptr, impl_->config.element); }
 
 const char* VectorIndex::kernel_name() { return detail::to_string(detail::kernels().level); }
 

@@ -16,10 +16,8 @@ struct DictFactory {
   // knows), or the id allocator when there are no rows: integrity_check() must notice.
   void corrupt() {
     auto& by_ns = location_->by_ns;
-    if (!by_ns.empty())
-      by_ns.begin()->second.erase(by_ns.begin()->second.begin());
-    else
-      location_->next_id = 0;
+    if (!by_ns.empty()) by_ns.begin()->second.erase(by_ns.begin()->second.begin());
+    else location_->next_id = 0;
   }
 
   engram::DictStore::Location location_ = engram::DictStore::make_location();

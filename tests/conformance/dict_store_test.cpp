@@ -156,7 +156,7 @@ TEST(DictStore, HugeLengthFieldDoesNotAllocate) {
   // A snapshot whose first meta count claims 2^63 records must fail fast, not allocate.
   engram::testing::TempDir dir;
   std::string bytes("ENGDICT\x01", 8);
-  bytes += std::string(16, '\0');                     // version, next_id
+  bytes += std::string(16, '\0');                               // version, next_id
   bytes += std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8);  // meta count
   write_file(dir / "bad", bytes);
   EXPECT_THROW(DictStore::restore_from(dir / "bad", nullptr), engram::StoreCorrupt);

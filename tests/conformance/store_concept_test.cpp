@@ -12,12 +12,37 @@ namespace {
 using namespace engram;
 
 enum class Drop {
-  kNone, kOpen, kClose, kGetByHash, kGetById, kCount, kListNamespaces, kIterLruIds, kIterAll,
-  kIterSince, kInsert, kUpdateAccess, kDeleteById, kDeleteExpired, kClearNamespace, kSetQuota,
-  kGetQuota, kReadVersion, kReadMeta, kWriteMeta, kIntegrityCheck, kSnapshotTo, kRestoreFrom,
-  kChangesSince, kDeleteMany,
+  kNone,
+  kOpen,
+  kClose,
+  kGetByHash,
+  kGetById,
+  kCount,
+  kListNamespaces,
+  kIterLruIds,
+  kIterAll,
+  kIterSince,
+  kInsert,
+  kUpdateAccess,
+  kDeleteById,
+  kDeleteExpired,
+  kClearNamespace,
+  kSetQuota,
+  kGetQuota,
+  kReadVersion,
+  kReadMeta,
+  kWriteMeta,
+  kIntegrityCheck,
+  kSnapshotTo,
+  kRestoreFrom,
+  kChangesSince,
+  kDeleteMany,
   // Wrong shapes rather than missing methods.
-  kIntegrityNotNoexcept, kGetByIdNotConst, kInsertReturnsInt, kCountWithoutDefault, kNoLocation,
+  kIntegrityNotNoexcept,
+  kGetByIdNotConst,
+  kInsertReturnsInt,
+  kCountWithoutDefault,
+  kNoLocation,
   kNotMovable,
 };
 
@@ -47,13 +72,13 @@ struct Probe : LocationBase<D != Drop::kNoLocation> {
   }
   std::optional<StoredEntry> get_by_id(EntryId) requires(D == Drop::kGetByIdNotConst) { return {}; }
   std::size_t count(std::optional<std::string_view> = {}) const
-    requires(D != Drop::kCount && D != Drop::kCountWithoutDefault) {
+      requires(D != Drop::kCount && D != Drop::kCountWithoutDefault) {
     return 0;
   }
   std::size_t count(std::optional<std::string_view>) const requires(D == Drop::kCountWithoutDefault) { return 0; }
   std::vector<std::string> list_namespaces() const requires(D != Drop::kListNamespaces) { return {}; }
   std::vector<EntryId> iter_lru_ids(std::size_t, std::optional<std::string_view> = {}) const
-    requires(D != Drop::kIterLruIds) {
+      requires(D != Drop::kIterLruIds) {
     return {};
   }
   void iter_all(EntryVisitor) const requires(D != Drop::kIterAll) {}
@@ -67,9 +92,7 @@ struct Probe : LocationBase<D != Drop::kNoLocation> {
   }
   std::size_t clear_namespace(std::string_view) requires(D != Drop::kClearNamespace) { return 0; }
   void set_namespace_quota(std::string_view, std::size_t) requires(D != Drop::kSetQuota) {}
-  std::optional<std::size_t> get_namespace_quota(std::string_view) const requires(D != Drop::kGetQuota) {
-    return {};
-  }
+  std::optional<std::size_t> get_namespace_quota(std::string_view) const requires(D != Drop::kGetQuota) { return {}; }
   std::uint64_t read_version_counter() const requires(D != Drop::kReadVersion) { return 0; }
   std::optional<std::string> read_meta(std::string_view) const requires(D != Drop::kReadMeta) { return {}; }
   void write_meta(std::string_view, std::string_view) requires(D != Drop::kWriteMeta) {}
@@ -78,12 +101,12 @@ struct Probe : LocationBase<D != Drop::kNoLocation> {
   }
   bool integrity_check() const requires(D == Drop::kIntegrityNotNoexcept) { return true; }
   void snapshot_to(const std::filesystem::path&) const requires(D != Drop::kSnapshotTo) {}
-  static Probe restore_from(const std::filesystem::path&, std::string) requires(D != Drop::kRestoreFrom &&
-                                                                              D != Drop::kNotMovable) {
+  static Probe restore_from(const std::filesystem::path&,
+                            std::string) requires(D != Drop::kRestoreFrom && D != Drop::kNotMovable) {
     return Probe();
   }
   std::optional<std::vector<Change>> changes_since(std::uint64_t, std::size_t) const
-    requires(D != Drop::kChangesSince) {
+      requires(D != Drop::kChangesSince) {
     return std::vector<Change>{};
   }
   std::size_t delete_many(std::span<const EntryId>) requires(D != Drop::kDeleteMany) { return 0; }
@@ -132,8 +155,8 @@ static_assert(StoreMutation<Probe<Drop::kChangesSince>> && StoreLifecycle<Probe<
 // Refinements are absent on the bare probe and present on DictStore.
 static_assert(!BulkInsertStore<Probe<Drop::kNone>> && !TouchManyStore<Probe<Drop::kNone>> &&
               !IndexRowStore<Probe<Drop::kNone>> && !MaintainableStore<Probe<Drop::kNone>>);
-static_assert(Store<DictStore> && BulkInsertStore<DictStore> && TouchManyStore<DictStore> &&
-              IndexRowStore<DictStore> && !MaintainableStore<DictStore>);
+static_assert(Store<DictStore> && BulkInsertStore<DictStore> && TouchManyStore<DictStore> && IndexRowStore<DictStore> &&
+              !MaintainableStore<DictStore>);
 
 // A refinement with the wrong shape is not detected as that refinement.
 static_assert(!BulkInsertStore<Probe<Drop::kNone, 1>> && BulkInsertStore<Probe<Drop::kNone, 2>>);

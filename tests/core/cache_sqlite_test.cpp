@@ -70,7 +70,10 @@ TEST_F(CacheOnSqlite, AccessesAreWrittenBackAtClose) {
 }
 
 TEST_F(CacheOnSqlite, ReopenWithAnotherEmbedderIsRefused) {
-  { Cache cache(SqliteStore(db_), HashingEmbedder{}); cache.put("q", "r"); }
+  {
+    Cache cache(SqliteStore(db_), HashingEmbedder{});
+    cache.put("q", "r");
+  }
   EXPECT_THROW(Cache(SqliteStore(db_), HashingEmbedder{128}), DimensionMismatch);
   struct OtherModel {
     std::size_t dim() const { return 384; }

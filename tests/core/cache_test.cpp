@@ -183,7 +183,7 @@ TEST(Cache, LruEvictionOrderAndBatchSize) {
   put("c", vec(0, 0, 1, 0));
   clock.advance(10ms);
   ASSERT_TRUE(cache.get("a", {.embedding = vec(1, 0, 0, 0)}));  // a is now the most recent
-  put("d", vec(0, 0, 0, 1));                                     // evicts b, the least recent
+  put("d", vec(0, 0, 0, 1));                                    // evicts b, the least recent
   EXPECT_EQ(cache.size(), 3u);
   EXPECT_FALSE(cache.get("b", {.embedding = vec(0, 1, 0, 0), .threshold = 0.99}));
   EXPECT_TRUE(cache.get("a", {.embedding = vec(1, 0, 0, 0)}));
@@ -233,8 +233,9 @@ TEST(Cache, NamespaceQuotaEvictsOnlyInThatNamespace) {
 }
 
 TEST(Cache, ValidatorDropsAPoisonedCandidate) {
-  auto cache = make_cache<SuppliedOnly>(
-      {.similarity_threshold = 0.5, .validator = [](std::string_view r) { return r.find("POISON") == std::string_view::npos; }});
+  auto cache = make_cache<SuppliedOnly>({.similarity_threshold = 0.5, .validator = [](std::string_view r) {
+                                           return r.find("POISON") == std::string_view::npos;
+                                         }});
   cache.put("poisoned", "POISON answer", {.embedding = vec(1, 0)});
   cache.put("good", "good answer", {.embedding = vec(0.9f, 0.1f)});
   auto hit = cache.get("query", {.embedding = vec(1, 0)});
@@ -247,13 +248,15 @@ TEST(Cache, ValidatorDropsAPoisonedCandidate) {
 
 TEST(Cache, ConfidenceFunctionAndMinimum) {
   ManualClock clock;
-  auto cache = make_cache<SuppliedOnly>({.similarity_threshold = 0.5,
-                                         .clock = clock,
-                                         .confidence_fn = [](double s, Millis age, std::string_view meta) {
-                                           const double decay = age >= 1000ms ? 0.5 : 1.0;
-                                           return meta.find("\"trusted\":true") != std::string_view::npos ? s * decay : 0.0;
-                                         },
-                                         .min_confidence = 0.6});
+  auto cache =
+      make_cache<SuppliedOnly>({.similarity_threshold = 0.5,
+                                .clock = clock,
+                                .confidence_fn =
+                                    [](double s, Millis age, std::string_view meta) {
+                                      const double decay = age >= 1000ms ? 0.5 : 1.0;
+                                      return meta.find("\"trusted\":true") != std::string_view::npos ? s * decay : 0.0;
+                                    },
+                                .min_confidence = 0.6});
   cache.put("trusted", "t", {.metadata = R"({"trusted":true})", .embedding = vec(1, 0)});
   cache.put("untrusted", "u", {.metadata = R"({"trusted":false})", .embedding = vec(0, 1)});
   auto hit = cache.get("trusted", {.embedding = vec(1, 0)});
@@ -298,7 +301,8 @@ TEST(CacheConcurrency, GetOrComputeRunsOnceAcrossEightThreads) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(computed.load(), 1);
   for (const auto& r : results) EXPECT_EQ(r, "42");
-  EXPECT_EQ(cache.get_or_compute("what is 6 x 7?", [&]() -> std::string { throw std::logic_error("not called"); }), "42");
+  EXPECT_EQ(cache.get_or_compute("what is 6 x 7?", [&]() -> std::string { throw std::logic_error("not called"); }),
+            "42");
 }
 
 TEST(Cache, GetOrComputePropagatesTheComputationsError) {
@@ -356,7 +360,7 @@ TEST(Cache, FailOpenTurnsEmbedderErrorsIntoCountedMisses) {
   auto cache = make_cache({.on_error = [&](const std::exception&) { ++reported; }}, embedder);
   cache.put("known", "r");
   *embedder.failing = true;
-  EXPECT_TRUE(cache.get("known"));          // exact layer needs no embedding
+  EXPECT_TRUE(cache.get("known"));           // exact layer needs no embedding
   EXPECT_FALSE(cache.get("unknown words"));  // semantic layer fails open
   EXPECT_EQ(reported.load(), 1);
   EXPECT_EQ(cache.stats().total.misses(MissReason::kError), 1u);
@@ -371,11 +375,11 @@ TEST(Cache, StatsCountEveryOutcomePerNamespace) {
   auto cache = make_cache<SuppliedOnly>(
       {.metrics_hook = [&](std::string_view event, const EventAttrs&) { events.emplace_back(event); }});
   cache.put("q", "r", {.ns = "n", .embedding = vec(1, 0)});
-  cache.get("q", {.ns = "n", .embedding = vec(1, 0)});            // exact
-  cache.get("other", {.ns = "n", .embedding = vec(1, 0)});        // semantic
-  cache.get("other", {.ns = "n", .embedding = vec(0, 1)});        // below threshold
+  cache.get("q", {.ns = "n", .embedding = vec(1, 0)});      // exact
+  cache.get("other", {.ns = "n", .embedding = vec(1, 0)});  // semantic
+  cache.get("other", {.ns = "n", .embedding = vec(0, 1)});  // below threshold
   cache.get("other", {.ns = "n", .embedding = vec(0, 1), .bypass = true});
-  cache.get("other", {.ns = "empty", .embedding = vec(0, 1)});    // no candidate
+  cache.get("other", {.ns = "empty", .embedding = vec(0, 1)});  // no candidate
   const Stats s = cache.stats();
   const NamespaceStats& n = s.by_namespace.at("n");
   EXPECT_EQ(n.entries, 1u);
@@ -495,8 +499,14 @@ TEST(CacheConcurrency, EightThreadMixedStressKeepsCountersConsistent) {
         const int key = static_cast<int>(rng() % kKeys);
         const std::string q = "key " + std::to_string(key);
         switch (rng() % 10) {
-          case 0: cache.erase(q); break;
-          case 1: case 2: cache.put(q, "value " + std::to_string(key)); ++puts; break;
+          case 0:
+            cache.erase(q);
+            break;
+          case 1:
+          case 2:
+            cache.put(q, "value " + std::to_string(key));
+            ++puts;
+            break;
           default: {
             auto hit = cache.get(q);
             ++gets;

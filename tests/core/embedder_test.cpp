@@ -36,10 +36,10 @@ TEST(HashingEmbedder, DeterministicAcrossInstances) {
 TEST(HashingEmbedder, StableAcrossMachines) {
   // Pinned bit-exact output: a change here silently invalidates every stored embedding, so
   // the fingerprint version must be bumped along with it.
-  const std::vector<float> expected = {
-      0x1.785a1ep-2f, 0x0p+0f,       -0x1.0cd2aap-1f, 0x0p+0f,       0x1.785a2p-3f,  0x1.785a2p-2f,
-      0x0p+0f,        0x1.785a2p-2f, 0x1.785a2p-3f,   -0x1.785a2p-3f, -0x1.785a2p-3f, 0x1.5d7842p-2f,
-      0x1.785a2p-3f,  0x0p+0f,       0x0p+0f,         0x1.785a2p-3f};
+  const std::vector<float> expected = {0x1.785a1ep-2f, 0x0p+0f,        -0x1.0cd2aap-1f, 0x0p+0f,
+                                       0x1.785a2p-3f,  0x1.785a2p-2f,  0x0p+0f,         0x1.785a2p-2f,
+                                       0x1.785a2p-3f,  -0x1.785a2p-3f, -0x1.785a2p-3f,  0x1.5d7842p-2f,
+                                       0x1.785a2p-3f,  0x0p+0f,        0x0p+0f,         0x1.785a2p-3f};
   EXPECT_EQ(HashingEmbedder(16).embed("reset password"), expected);
 }
 

@@ -86,13 +86,13 @@ TEST_P(ConcurrencyTest, SearchesDuringExclusiveWrites) {
   EXPECT_GE(static_cast<double>(self_hits.load()), 0.95 * static_cast<double>(searches.load()));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Layouts, ConcurrencyTest,
-    testing::Values(Scenario{"flat_f32_threaded", IndexKind::kFlat, ElementType::kF32, 2, 0},
-                    Scenario{"flat_int8", IndexKind::kFlat, ElementType::kInt8, 1, 0},
-                    Scenario{"hnsw_f16", IndexKind::kHnsw, ElementType::kF16, 1, 0},
-                    Scenario{"auto_int8_switching", IndexKind::kAuto, ElementType::kInt8, 1, 2000}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Layouts, ConcurrencyTest,
+                         testing::Values(Scenario{"flat_f32_threaded", IndexKind::kFlat, ElementType::kF32, 2, 0},
+                                         Scenario{"flat_int8", IndexKind::kFlat, ElementType::kInt8, 1, 0},
+                                         Scenario{"hnsw_f16", IndexKind::kHnsw, ElementType::kF16, 1, 0},
+                                         Scenario{"auto_int8_switching", IndexKind::kAuto, ElementType::kInt8, 1,
+                                                  2000}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace engram

@@ -22,8 +22,8 @@ std::span<const float> row(const std::vector<float>& data, std::size_t i, std::s
 
 // Exact top-k by double-precision dot over the rows whose id is in `live` (ids are i + 1).
 std::vector<std::pair<double, EntryId>> brute_force(const std::vector<float>& data, std::size_t d,
-                                                    const std::vector<bool>& live,
-                                                    std::span<const float> q, std::size_t k) {
+                                                    const std::vector<bool>& live, std::span<const float> q,
+                                                    std::size_t k) {
   std::vector<std::pair<double, EntryId>> all;
   for (std::size_t i = 0; i < live.size(); ++i)
     if (live[i]) all.emplace_back(dot(row(data, i, d), q), static_cast<EntryId>(i + 1));
@@ -157,8 +157,7 @@ TEST_P(FlatTest, MemoryPerEntryWithinBudget) {
   EXPECT_LE(per_entry, static_cast<double>(d * elem + 64));
 }
 
-INSTANTIATE_TEST_SUITE_P(Elements, FlatTest,
-                         testing::Values(ElementType::kF32, ElementType::kF16, ElementType::kInt8),
+INSTANTIATE_TEST_SUITE_P(Elements, FlatTest, testing::Values(ElementType::kF32, ElementType::kF16, ElementType::kInt8),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 TEST(Flat, EdgeCases) {

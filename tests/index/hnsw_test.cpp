@@ -16,13 +16,10 @@ std::span<const float> row(const std::vector<float>& data, std::size_t i, std::s
   return std::span<const float>(data).subspan(i * d, d);
 }
 
-IndexConfig config(std::size_t d, IndexKind kind, ElementType e) {
-  return IndexConfig{d, kind, e, HnswParams{}, 1};
-}
+IndexConfig config(std::size_t d, IndexKind kind, ElementType e) { return IndexConfig{d, kind, e, HnswParams{}, 1}; }
 
 // recall@1 of `index` against an exact flat f32 index over the same data.
-double recall_at_1(const VectorIndex& index, const VectorIndex& exact,
-                   const std::vector<std::vector<float>>& queries) {
+double recall_at_1(const VectorIndex& index, const VectorIndex& exact, const std::vector<std::vector<float>>& queries) {
   std::size_t hits = 0;
   for (const auto& q : queries) {
     const auto a = index.search(q, 1), b = exact.search(q, 1);
@@ -47,8 +44,7 @@ TEST_P(HnswTest, RecallAt1OnSeeded20k) {
   // Semantic-cache-like queries: paraphrases of stored entries (cosine ~0.75 to the source).
   std::mt19937_64 rng(43);
   std::vector<std::vector<float>> queries;
-  for (std::size_t i = 0; i < 500; ++i)
-    queries.push_back(test::noisy_copy(row(data, (i * 37) % n, d), 0.09f, rng));
+  for (std::size_t i = 0; i < 500; ++i) queries.push_back(test::noisy_copy(row(data, (i * 37) % n, d), 0.09f, rng));
   const double recall = recall_at_1(hnsw, exact, queries);
   RecordProperty("recall_at_1", std::to_string(recall));
   EXPECT_GE(recall, 0.95);
@@ -129,8 +125,7 @@ TEST_P(HnswTest, RemoveAllThenAdd) {
   EXPECT_EQ(got[0].id, 100);
 }
 
-INSTANTIATE_TEST_SUITE_P(Elements, HnswTest,
-                         testing::Values(ElementType::kF32, ElementType::kF16, ElementType::kInt8),
+INSTANTIATE_TEST_SUITE_P(Elements, HnswTest, testing::Values(ElementType::kF32, ElementType::kF16, ElementType::kInt8),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 }  // namespace

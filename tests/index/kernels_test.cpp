@@ -199,7 +199,7 @@ TEST(Codec, Int8QueryUsesFullRange) {
   QueryBuffer buf;
   prepare_scan_query(c, q, buf);
   EXPECT_EQ(buf.i8[0], 127);
-  EXPECT_EQ(buf.i8[1], -32);  // -31.75
+  EXPECT_EQ(buf.i8[1], -32);                       // -31.75
   EXPECT_NEAR(127 * 127 * buf.scale, 0.1f, 1e-7);  // raw dot * scale = cosine
 }
 

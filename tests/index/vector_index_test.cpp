@@ -112,8 +112,7 @@ TEST_P(AutoTest, ShrinkingDuringBuildCancelsIt) {
   m.check(index, 1.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Elements, AutoTest,
-                         testing::Values(ElementType::kF32, ElementType::kF16, ElementType::kInt8),
+INSTANTIATE_TEST_SUITE_P(Elements, AutoTest, testing::Values(ElementType::kF32, ElementType::kF16, ElementType::kInt8),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 TEST(Auto, DestroyingDuringBuildIsSafe) {

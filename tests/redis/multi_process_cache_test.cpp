@@ -29,11 +29,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Clock;
-using testing::Worker;
 using testing::get;
 using testing::id_of;
 using testing::put;
 using testing::split;
+using testing::Worker;
 
 enum class Backend { kRedis, kSqlite };
 
@@ -145,9 +145,8 @@ TEST_P(MultiProcessCache, ReadersSeeEveryKindOfWriteWithinTheirSyncInterval) {
 
   // TTL: expired entries stop hitting at once; vacuum then removes them everywhere.
   const std::string e = id_of(put(*writer, "ns4", "epsilon", "resp-e", 20, 400));
-  for_each_reader_after_interval(readers, Clock::now(), [&](Worker& w) {
-    EXPECT_EQ(get(w, "ns4", "epsilon"), "hit\texact\t" + e + "\tresp-e");
-  });
+  for_each_reader_after_interval(
+      readers, Clock::now(), [&](Worker& w) { EXPECT_EQ(get(w, "ns4", "epsilon"), "hit\texact\t" + e + "\tresp-e"); });
   std::this_thread::sleep_for(450ms);
   for (auto& r : readers) EXPECT_EQ(get(*r.worker, "ns4", "epsilon"), "miss") << r.worker->name();
   EXPECT_EQ(writer->call("vacuum"), "ok\t1");
@@ -158,7 +157,7 @@ TEST_P(MultiProcessCache, ReadersSeeEveryKindOfWriteWithinTheirSyncInterval) {
 
   // In the end every process holds the same entries.
   const std::vector<std::pair<std::string, std::string>> keys = {
-      {"ns1", "alpha"}, {"ns1", "beta"}, {"ns2", "gamma"}, {"ns3", "delta0"}, {"ns3", "delta1"},
+      {"ns1", "alpha"},  {"ns1", "beta"},   {"ns2", "gamma"},  {"ns3", "delta0"}, {"ns3", "delta1"},
       {"ns3", "delta2"}, {"ns3", "delta3"}, {"ns3", "delta4"}, {"ns4", "epsilon"}};
   std::vector<std::string> expected;
   for (auto& [ns, q] : keys) expected.push_back(get(*writer, ns, q));
@@ -166,7 +165,8 @@ TEST_P(MultiProcessCache, ReadersSeeEveryKindOfWriteWithinTheirSyncInterval) {
     EXPECT_EQ(r.worker->call("sync"), "ok");
     EXPECT_EQ(r.worker->call("size\t*"), writer->call("size\t*")) << r.worker->name();
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      EXPECT_EQ(get(*r.worker, keys[i].first, keys[i].second), expected[i]) << r.worker->name() << " " << keys[i].second;
+      EXPECT_EQ(get(*r.worker, keys[i].first, keys[i].second), expected[i])
+          << r.worker->name() << " " << keys[i].second;
     }
   }
 }
@@ -200,7 +200,8 @@ TEST_P(MultiProcessCache, FourConcurrentWritersLoseNothing) {
   std::vector<std::unique_ptr<Worker>> writers;
   for (int i = 0; i < 4; ++i) writers.push_back(spawn("writer-" + std::to_string(i), 0));
   // Everyone at once: own keys, then keys all four write (upserts racing on one key).
-  for (int i = 0; i < 4; ++i) writers[static_cast<std::size_t>(i)]->send("bulk\tshared\tw" + std::to_string(i) + "\t" + std::to_string(kEach));
+  for (int i = 0; i < 4; ++i)
+    writers[static_cast<std::size_t>(i)]->send("bulk\tshared\tw" + std::to_string(i) + "\t" + std::to_string(kEach));
   for (auto& w : writers) w->send("bulk\tshared\tcommon\t" + std::to_string(kCommon));
   std::set<std::string> own_ids;
   std::vector<std::vector<std::string>> common(4);

@@ -11,9 +11,9 @@ namespace {
 
 using engram::RedisOptions;
 using engram::RedisStore;
+using engram::testing::fresh_prefix;
 using engram::testing::RedisEnvironment;
 using engram::testing::RedisServer;
-using engram::testing::fresh_prefix;
 
 template <RedisServer& (*Server)()>
 struct RedisFactoryOn {

@@ -47,8 +47,7 @@ struct RedisServerConfig {
 // arrays joined by '\n'); throws std::runtime_error on a connection or error reply.
 inline std::string redis_cli(int port, const std::string& password, const std::vector<std::string>& args) {
   timeval tv{2, 0};
-  std::unique_ptr<redisContext, decltype(&redisFree)> c(redisConnectWithTimeout("127.0.0.1", port, tv),
-                                                         &redisFree);
+  std::unique_ptr<redisContext, decltype(&redisFree)> c(redisConnectWithTimeout("127.0.0.1", port, tv), &redisFree);
   if (!c || c->err) throw std::runtime_error("redis_cli: cannot connect to port " + std::to_string(port));
   auto run = [&](const std::vector<std::string>& a) {
     std::vector<const char*> argv;
@@ -62,9 +61,12 @@ inline std::string redis_cli(int port, const std::string& password, const std::v
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> guard(r, &freeReplyObject);
     auto text = [](const redisReply* x) -> std::string {
       switch (x->type) {
-        case REDIS_REPLY_INTEGER: return std::to_string(x->integer);
-        case REDIS_REPLY_NIL: return "(nil)";
-        default: return x->str ? std::string(x->str, x->len) : std::string();
+        case REDIS_REPLY_INTEGER:
+          return std::to_string(x->integer);
+        case REDIS_REPLY_NIL:
+          return "(nil)";
+        default:
+          return x->str ? std::string(x->str, x->len) : std::string();
       }
     };
     if (r->type == REDIS_REPLY_ERROR) throw std::runtime_error("redis_cli: " + text(r));
@@ -106,8 +108,8 @@ class RedisServer {
       if (fixed_port && attempt >= 3) break;
       if (fixed_port) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_) +
-                             "; see " + (dir_.path() / "redis.log").string() + ":\n" + log_tail());
+    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_) + "; see " +
+                             (dir_.path() / "redis.log").string() + ":\n" + log_tail());
   }
 
   // Kills the server (SIGKILL by default: no shutdown save) and reaps it.
@@ -167,16 +169,26 @@ class RedisServer {
 
   bool launch() {
     std::vector<std::string> args = {binary(),
-                                     "--port", std::to_string(port_),
-                                     "--bind", "127.0.0.1",
-                                     "--dir", dir_.path().string(),
-                                     "--unixsocket", unix_socket().string(),
-                                     "--unixsocketperm", "700",
-                                     "--save", "",
-                                     "--daemonize", "no",
-                                     "--logfile", (dir_.path() / "redis.log").string(),
-                                     "--appendonly", config_.append_only ? "yes" : "no",
-                                     "--appendfsync", "always"};
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_.path().string(),
+                                     "--unixsocket",
+                                     unix_socket().string(),
+                                     "--unixsocketperm",
+                                     "700",
+                                     "--save",
+                                     "",
+                                     "--daemonize",
+                                     "no",
+                                     "--logfile",
+                                     (dir_.path() / "redis.log").string(),
+                                     "--appendonly",
+                                     config_.append_only ? "yes" : "no",
+                                     "--appendfsync",
+                                     "always"};
     if (!config_.password.empty()) {
       args.push_back("--requirepass");
       args.push_back(config_.password);

@@ -23,9 +23,9 @@
 namespace engram {
 namespace {
 
+using testing::fresh_prefix;
 using testing::RedisEnvironment;
 using testing::RedisServer;
-using testing::fresh_prefix;
 
 constexpr std::string_view kFp = "engram:redis-test:v1";
 constexpr std::size_t kDim = 4;
@@ -88,10 +88,26 @@ void expect_unavailable(F&& f, const char* what) {
 
 TEST(RedisStore, NamespacesNeverCollide) {
   auto s = open_store(RedisEnvironment::plain().options(fresh_prefix()));
-  const std::vector<std::string> namespaces = {
-      "",   "a",     "a:b", "a:",      ":",        "b",          std::string("\0", 1), std::string("\0\0", 2),
-      std::string("x\0y", 3), "61", "6", "n:61:ids", "{x}", "a b", "a\nb", "\xc3\xbc", "\xe6\x97\xa5\xe6\x9c\xac",
-      "\xff\xfe", "ids",  "e:0000000000000000001"};
+  const std::vector<std::string> namespaces = {"",
+                                               "a",
+                                               "a:b",
+                                               "a:",
+                                               ":",
+                                               "b",
+                                               std::string("\0", 1),
+                                               std::string("\0\0", 2),
+                                               std::string("x\0y", 3),
+                                               "61",
+                                               "6",
+                                               "n:61:ids",
+                                               "{x}",
+                                               "a b",
+                                               "a\nb",
+                                               "\xc3\xbc",
+                                               "\xe6\x97\xa5\xe6\x9c\xac",
+                                               "\xff\xfe",
+                                               "ids",
+                                               "e:0000000000000000001"};
   std::map<std::string, EntryId> ids;
   for (const auto& ns : namespaces) ids[ns] = s.insert(entry(ns, "same-key"));
   EXPECT_EQ(ids.size(), namespaces.size());
@@ -401,12 +417,30 @@ TEST(RedisStore, IntegrityCheckFindsDamage) {
     std::vector<std::string> (*command)(const std::string& base);
   };
   const Damage damages[] = {
-      {"embedding truncated", [](const std::string& b) { return std::vector<std::string>{"HSET", b + "e:0000000000000000002", "v", "abc"}; }},
-      {"row missing from lru", [](const std::string& b) { return std::vector<std::string>{"ZREM", b + "lru", "0000000000000000002"}; }},
-      {"namespace count off", [](const std::string& b) { return std::vector<std::string>{"HINCRBY", b + "nsc", "ns", "1"}; }},
-      {"row deleted behind our back", [](const std::string& b) { return std::vector<std::string>{"DEL", b + "e:0000000000000000003"}; }},
-      {"feed record lost", [](const std::string& b) { return std::vector<std::string>{"ZREMRANGEBYRANK", b + "feed", "-1", "-1"}; }},
-      {"hash index redirected", [](const std::string& b) { return std::vector<std::string>{"HSET", b + "n:6e73:hx", std::string(16, 'z'), "0000000000000000001"}; }},
+      {"embedding truncated",
+       [](const std::string& b) {
+         return std::vector<std::string>{"HSET", b + "e:0000000000000000002", "v", "abc"};
+       }},
+      {"row missing from lru",
+       [](const std::string& b) {
+         return std::vector<std::string>{"ZREM", b + "lru", "0000000000000000002"};
+       }},
+      {"namespace count off",
+       [](const std::string& b) {
+         return std::vector<std::string>{"HINCRBY", b + "nsc", "ns", "1"};
+       }},
+      {"row deleted behind our back",
+       [](const std::string& b) {
+         return std::vector<std::string>{"DEL", b + "e:0000000000000000003"};
+       }},
+      {"feed record lost",
+       [](const std::string& b) {
+         return std::vector<std::string>{"ZREMRANGEBYRANK", b + "feed", "-1", "-1"};
+       }},
+      {"hash index redirected",
+       [](const std::string& b) {
+         return std::vector<std::string>{"HSET", b + "n:6e73:hx", std::string(16, 'z'), "0000000000000000001"};
+       }},
   };
   for (const auto& d : damages) {
     const std::string prefix = fresh_prefix();

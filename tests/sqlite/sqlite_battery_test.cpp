@@ -54,8 +54,9 @@ struct SqliteMemoryFactory {
   using StoreType = SqliteStore;
   static constexpr bool kSharedAcrossProcesses = false;
 
-  SqliteMemoryFactory() : uri_("file:engram-battery-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(next_id_.fetch_add(1)) + "?mode=memory&cache=shared") {
+  SqliteMemoryFactory()
+      : uri_("file:engram-battery-" + std::to_string(::getpid()) + "-" + std::to_string(next_id_.fetch_add(1)) +
+             "?mode=memory&cache=shared") {
     // The keeper connection holds the shared in-memory database alive between handles.
     if (sqlite3_open_v2(uri_.c_str(), &keeper_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
                         nullptr) != SQLITE_OK) {

@@ -46,8 +46,8 @@ TEST(SqliteProcesses, ConcurrentWritersGetUniqueIdsAndExactCounts) {
   const auto path = dir / "shared.db";
   init_file(path);
   constexpr int kChildren = 3;
-  constexpr int kOwn = 300;     // distinct keys per child
-  constexpr int kShared = 20;   // keys every child upserts
+  constexpr int kOwn = 300;    // distinct keys per child
+  constexpr int kShared = 20;  // keys every child upserts
   std::vector<pid_t> pids;
   for (int c = 0; c < kChildren; ++c) {
     pids.push_back(spawn([&, c] {
@@ -168,9 +168,9 @@ TEST(SqliteProcesses, SigkillMidBatchNeverLosesOrHalfWritesABatch) {
   constexpr int kRounds = 20;
   constexpr int kBatch = 150;
   std::mt19937 rng(12345);
-  std::int64_t committed = 0;      // batches known to be in the file
-  int killed_in_flight = 0;        // rounds killed between "starting" and "committed"
-  int in_flight_survived = 0;      // ... where the batch turned out committed anyway
+  std::int64_t committed = 0;  // batches known to be in the file
+  int killed_in_flight = 0;    // rounds killed between "starting" and "committed"
+  int in_flight_survived = 0;  // ... where the batch turned out committed anyway
 
   for (int round = 0; round < kRounds; ++round) {
     Pipe reports;
@@ -244,8 +244,8 @@ TEST(SqliteProcesses, SigkillMidBatchNeverLosesOrHalfWritesABatch) {
   RecordProperty("rounds_killed_in_flight", killed_in_flight);
   RecordProperty("in_flight_batches_committed", in_flight_survived);
   RecordProperty("batches_committed", static_cast<int>(committed));
-  std::printf("crash test: %d of %d kills landed inside insert_many, %d of those had committed\n",
-              killed_in_flight, kRounds, in_flight_survived);
+  std::printf("crash test: %d of %d kills landed inside insert_many, %d of those had committed\n", killed_in_flight,
+              kRounds, in_flight_survived);
 }
 
 TEST(SqliteProcesses, SnapshotsAndReadsWhileAnotherProcessWrites) {

@@ -126,8 +126,9 @@ TEST(SqliteSchema, TablesAreStrictAndPragmasSet) {
   EXPECT_EQ(raw.text("SELECT typeof(hash) || length(hash) || typeof(embedding) || length(embedding) || "
                      "typeof(created_at) || typeof(ttl_ms) FROM engram_entries"),
             "blob16blob32integernull");
-  const auto indexes = raw.text("SELECT group_concat(name) FROM sqlite_schema WHERE type = 'index' AND "
-                                "tbl_name = 'engram_entries' AND sql IS NOT NULL");
+  const auto indexes = raw.text(
+      "SELECT group_concat(name) FROM sqlite_schema WHERE type = 'index' AND "
+      "tbl_name = 'engram_entries' AND sql IS NOT NULL");
   EXPECT_NE(indexes.find("engram_entries_lru"), std::string::npos) << indexes;
   EXPECT_NE(indexes.find("engram_entries_ns_lru"), std::string::npos) << indexes;
 }
@@ -349,7 +350,8 @@ TEST(SqliteDamage, DamagedPagesAreReportedNotCrashed) {
   const auto path = dir / "cache.db";
   {
     auto s = open_store(path);
-    for (int i = 0; i < 400; ++i) s.insert(make_entry(sqlite_test::numbered("ns", i % 4), sqlite_test::numbered("k", i)));
+    for (int i = 0; i < 400; ++i)
+      s.insert(make_entry(sqlite_test::numbered("ns", i % 4), sqlite_test::numbered("k", i)));
     s.close();
   }
   const auto size = std::filesystem::file_size(path);
@@ -621,12 +623,11 @@ TEST(SqliteWal, LargeAndSpillingTransactionsStayIntact) {
   RawDb raw(path);
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(raw.integer("SELECT count(*) FROM engram_entries"), 2050);
-  EXPECT_EQ(raw.integer("SELECT sum(length(response)) FROM engram_entries WHERE ns != CAST('single' AS BLOB)"),
-            [&] {
-              std::int64_t n = 0;
-              for (const auto& e : batch) n += static_cast<std::int64_t>(e.response.size());
-              return n;
-            }());
+  EXPECT_EQ(raw.integer("SELECT sum(length(response)) FROM engram_entries WHERE ns != CAST('single' AS BLOB)"), [&] {
+    std::int64_t n = 0;
+    for (const auto& e : batch) n += static_cast<std::int64_t>(e.response.size());
+    return n;
+  }());
   s.run_maintenance("checkpoint");
   s.close();
   other.close();

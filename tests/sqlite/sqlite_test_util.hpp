@@ -48,8 +48,7 @@ inline std::string numbered(std::string_view prefix, long long i) {
   return s;
 }
 
-inline StoredEntry make_entry(std::string ns, const std::string& key, std::string metadata = "{}",
-                              std::int64_t t = 0) {
+inline StoredEntry make_entry(std::string ns, const std::string& key, std::string metadata = "{}", std::int64_t t = 0) {
   StoredEntry e;
   e.ns = std::move(ns);
   e.query_hash = hash_bytes(e.ns + '\x1f' + key);

@@ -61,22 +61,22 @@ concept StoreFactory = requires(F& f) {
 
 // Instantiates every suite of the battery for `Factory`, with test names prefixed by
 // `Prefix` (an identifier). Use once per factory, at global scope, in a test source file.
-#define ENGRAM_INSTANTIATE_STORE_BATTERY(Prefix, Factory)                                         \
-  static_assert(::engram::conformance::StoreFactory<Factory>,                                   \
+#define ENGRAM_INSTANTIATE_STORE_BATTERY(Prefix, Factory)                                        \
+  static_assert(::engram::conformance::StoreFactory<Factory>,                                    \
                 #Factory " does not meet the battery's factory requirements (see battery.hpp)"); \
   namespace engram::conformance {                                                                \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Lifecycle, ::testing::Types<Factory>);                 \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, RoundTrip, ::testing::Types<Factory>);                 \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Namespaces, ::testing::Types<Factory>);                \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, LruOrdering, ::testing::Types<Factory>);               \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, UpdateDelete, ::testing::Types<Factory>);              \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Quotas, ::testing::Types<Factory>);                    \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, VersionAndChanges, ::testing::Types<Factory>);         \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Meta, ::testing::Types<Factory>);                      \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Integrity, ::testing::Types<Factory>);                 \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, SnapshotRestore, ::testing::Types<Factory>);           \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Robustness, ::testing::Types<Factory>);                \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Refinements, ::testing::Types<Factory>);               \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, MultiProcess, ::testing::Types<Factory>);              \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Lifecycle, ::testing::Types<Factory>);                  \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, RoundTrip, ::testing::Types<Factory>);                  \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Namespaces, ::testing::Types<Factory>);                 \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, LruOrdering, ::testing::Types<Factory>);                \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, UpdateDelete, ::testing::Types<Factory>);               \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Quotas, ::testing::Types<Factory>);                     \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, VersionAndChanges, ::testing::Types<Factory>);          \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Meta, ::testing::Types<Factory>);                       \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Integrity, ::testing::Types<Factory>);                  \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, SnapshotRestore, ::testing::Types<Factory>);            \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Robustness, ::testing::Types<Factory>);                 \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Refinements, ::testing::Types<Factory>);                \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, MultiProcess, ::testing::Types<Factory>);               \
   }                                                                                              \
   static_assert(true, "")

@@ -45,15 +45,15 @@ inline constexpr std::size_t kDim = 8;
 // A factory may provide corrupt(): damage the backing so that open() throws StoreCorrupt or
 // integrity_check() returns false.
 template <class F>
-concept CorruptibleFactory = requires(F& f) { f.corrupt(); };
+concept CorruptibleFactory = requires(F& f) {
+  f.corrupt();
+};
 
 // F::kSharedAcrossProcesses, or false when the factory does not declare it.
 template <class F>
 constexpr bool shared_across_processes() {
-  if constexpr (requires { F::kSharedAcrossProcesses; })
-    return static_cast<bool>(F::kSharedAcrossProcesses);
-  else
-    return false;
+  if constexpr (requires { F::kSharedAcrossProcesses; }) return static_cast<bool>(F::kSharedAcrossProcesses);
+  else return false;
 }
 
 namespace detail {
@@ -158,7 +158,9 @@ inline std::string printable(std::string_view s, std::size_t max = 80) {
   for (std::size_t i = 0; i < s.size() && i < max; ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x7f) out << s[i];
-    else out << "\\x" << "0123456789abcdef"[c >> 4] << "0123456789abcdef"[c & 15];
+    else
+      out << "\\x"
+          << "0123456789abcdef"[c >> 4] << "0123456789abcdef"[c & 15];
   }
   if (s.size() > max) out << "...(" << s.size() << " bytes)";
   return out.str();
@@ -171,8 +173,7 @@ inline ::testing::AssertionResult same_entry(const StoredEntry& actual, const St
     return ::testing::AssertionFailure() << "field " << field << " differs: stored '" << a << "', expected '" << e
                                          << "'";
   };
-  if (check_id && actual.id != expected.id)
-    return fail("id", std::to_string(actual.id), std::to_string(expected.id));
+  if (check_id && actual.id != expected.id) return fail("id", std::to_string(actual.id), std::to_string(expected.id));
   if (actual.ns != expected.ns) return fail("ns", printable(actual.ns), printable(expected.ns));
   if (actual.query_hash != expected.query_hash)
     return fail("query_hash", actual.query_hash.hex(), expected.query_hash.hex());

@@ -55,8 +55,7 @@ TYPED_TEST_P(Integrity, InjectedCorruptionIsDetected) {
       // Reported at open: acceptable.
     }
     if (opened) {
-      EXPECT_FALSE(s.integrity_check())
-          << "open() succeeded on a damaged backing, so integrity_check() must say false";
+      EXPECT_FALSE(s.integrity_check()) << "open() succeeded on a damaged backing, so integrity_check() must say false";
     }
   } else {
     // Without a way to damage the backing, check the weaker property that a healthy

@@ -192,10 +192,9 @@ TYPED_TEST_P(Lifecycle, TwoOpenHandlesShareOneBacking) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(Lifecycle, FreshStoreIsEmpty, OpenRecordsFingerprintAndDim, ReopenSeesEverything,
-                            ReopenWithOtherDimThrowsDimensionMismatch,
-                            ReopenWithOtherFingerprintThrowsEmbedderMismatch, DimensionIsCheckedBeforeFingerprint,
-                            FailedOpenChangesNothing, MethodsBeforeOpenThrowCacheClosed,
-                            MethodsAfterCloseThrowCacheClosed, OpenAfterCloseThrowsCacheClosed, CloseIsIdempotent,
-                            TwoOpenHandlesShareOneBacking);
+                            ReopenWithOtherDimThrowsDimensionMismatch, ReopenWithOtherFingerprintThrowsEmbedderMismatch,
+                            DimensionIsCheckedBeforeFingerprint, FailedOpenChangesNothing,
+                            MethodsBeforeOpenThrowCacheClosed, MethodsAfterCloseThrowCacheClosed,
+                            OpenAfterCloseThrowsCacheClosed, CloseIsIdempotent, TwoOpenHandlesShareOneBacking);
 
 }  // namespace engram::conformance

@@ -137,8 +137,7 @@ TYPED_TEST_P(LruOrdering, IterSinceStopsWhenVisitorReturnsFalse) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(LruOrdering, OldestAccessFirst, TiesBrokenByLowerId, LimitN, NamespaceFilter,
-                            UpdateAccessReorders, IterAllIsAscendingAndComplete,
-                            IterAllStopsWhenVisitorReturnsFalse, IterSinceVisitsLaterIdsAscending,
-                            IterSinceStopsWhenVisitorReturnsFalse);
+                            UpdateAccessReorders, IterAllIsAscendingAndComplete, IterAllStopsWhenVisitorReturnsFalse,
+                            IterSinceVisitsLaterIdsAscending, IterSinceStopsWhenVisitorReturnsFalse);
 
 }  // namespace engram::conformance

@@ -156,7 +156,8 @@ TYPED_TEST_P(MultiProcess, FourProcessesMixedWrites) {
     }
     for (int i = 0; i < kDeleted; ++i)
       detail::child_check(store.delete_by_id(own[static_cast<std::size_t>(i * 2)]), "own row vanished before delete");
-    detail::child_check(store.count(detail::numbered("own", child)) == static_cast<std::size_t>(kOwn - kDeleted), "own count wrong in child");
+    detail::child_check(store.count(detail::numbered("own", child)) == static_cast<std::size_t>(kOwn - kDeleted),
+                        "own count wrong in child");
   });
   EXPECT_EQ(s.count("hot"), static_cast<std::size_t>(kShared)) << "concurrent upserts of one key make one row";
   for (int c = 0; c < kChildren; ++c)

@@ -97,7 +97,7 @@ TYPED_TEST_P(Namespaces, SeparatorsAndWildcardsAreLiteral) {
   // Characters that key-pattern (Redis glob), LIKE (SQL) or path-based schemes treat
   // specially, each next to a plain namespace the pattern would also match.
   const std::vector<std::pair<std::string, std::string>> pairs = {
-      {"a*", "ab"}, {"a?", "ac"}, {"a[b]", "ab]"}, {"a%", "ax"}, {"a_", "ay"},
+      {"a*", "ab"}, {"a?", "ac"},       {"a[b]", "ab]"}, {"a%", "ax"},    {"a_", "ay"},
       {"a/b", "a"}, {"a\\b", "a\\\\b"}, {"a b", "a\tb"}, {"a'b", "a\"b"}, {"a{x}", "a:x"},
   };
   for (const auto& [special, plain] : pairs) {

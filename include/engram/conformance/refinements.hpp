@@ -71,7 +71,8 @@ TYPED_TEST_P(Refinements, InsertManyRepeatedKeyResolvesToLastOccurrence) {
 TYPED_TEST_P(Refinements, InsertManyOfTenThousand) {
   auto s = this->open_store();
   std::vector<StoredEntry> batch;
-  for (int i = 0; i < 10'000; ++i) batch.push_back(detail::make_entry(detail::numbered("bulk", i % 7), detail::numbered("k", i), i));
+  for (int i = 0; i < 10'000; ++i)
+    batch.push_back(detail::make_entry(detail::numbered("bulk", i % 7), detail::numbered("k", i), i));
   const auto ids = detail::insert_batch(s, std::span<const StoredEntry>(batch));
   ASSERT_EQ(ids.size(), batch.size());
   EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));

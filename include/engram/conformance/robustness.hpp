@@ -19,7 +19,8 @@ TYPED_TEST_P(Robustness, TenThousandInserts) {
   constexpr int kRows = 10'000;
   std::vector<EntryId> ids;
   ids.reserve(kRows);
-  for (int i = 0; i < kRows; ++i) ids.push_back(this->put(s, detail::numbered("ns", i % 4), detail::numbered("k", i), i));
+  for (int i = 0; i < kRows; ++i)
+    ids.push_back(this->put(s, detail::numbered("ns", i % 4), detail::numbered("k", i), i));
   EXPECT_EQ(s.count(), static_cast<std::size_t>(kRows));
   EXPECT_EQ(s.count("ns3"), static_cast<std::size_t>(kRows / 4));
   EXPECT_EQ(s.read_version_counter(), static_cast<std::uint64_t>(kRows));
@@ -92,7 +93,10 @@ TYPED_TEST_P(Robustness, RandomOperationsMatchReferenceModel) {
   for (int step = 0; step < 3000; ++step) {
     const std::int64_t now = step * 10;
     switch (next(10)) {
-      case 0: case 1: case 2: case 3: {  // insert or upsert
+      case 0:
+      case 1:
+      case 2:
+      case 3: {  // insert or upsert
         auto e = detail::make_entry(namespaces[next(4)], detail::numbered("k", next(60)), now);
         if (next(3) == 0) e.ttl = Millis(static_cast<std::int64_t>(next(500)));
         e.access_count = static_cast<std::int64_t>(next(5));
@@ -106,7 +110,8 @@ TYPED_TEST_P(Robustness, RandomOperationsMatchReferenceModel) {
         ++version;
         break;
       }
-      case 4: case 5: {  // update_access on a random id (sometimes missing)
+      case 4:
+      case 5: {  // update_access on a random id (sometimes missing)
         const EntryId id = static_cast<EntryId>(next(model.empty() ? 5 : model.rbegin()->first + 5));
         s.update_access(id, detail::at(now));
         if (auto it = model.find(id); it != model.end()) {
@@ -193,7 +198,7 @@ TYPED_TEST_P(Robustness, RandomOperationsMatchReferenceModel) {
   }
 }
 
-REGISTER_TYPED_TEST_SUITE_P(Robustness, TenThousandInserts, DeleteManyWithFortyThousandIds,
-                            ThousandUpsertsOfOneKey, LongNamespacesAndKeys, RandomOperationsMatchReferenceModel);
+REGISTER_TYPED_TEST_SUITE_P(Robustness, TenThousandInserts, DeleteManyWithFortyThousandIds, ThousandUpsertsOfOneKey,
+                            LongNamespacesAndKeys, RandomOperationsMatchReferenceModel);
 
 }  // namespace engram::conformance

@@ -92,8 +92,8 @@ TYPED_TEST_P(VersionAndChanges, FeedRecordsEveryChangeInOrder) {
   const auto got = detail::all_changes(s);
   ASSERT_EQ(got.size(), expected.size());
   for (std::size_t i = 0; i < got.size(); ++i)
-    EXPECT_EQ(got[i], expected[i]) << "change " << i << ": got version " << got[i].version << " id " << got[i].id
-                                   << " " << detail::kind_name(got[i].kind);
+    EXPECT_EQ(got[i], expected[i]) << "change " << i << ": got version " << got[i].version << " id " << got[i].id << " "
+                                   << detail::kind_name(got[i].kind);
   EXPECT_EQ(s.read_version_counter(), got.back().version) << "the counter equals the latest change's version";
 }
 

@@ -66,10 +66,10 @@ class ExactMap {
   void grow_table();
 
   std::vector<std::unique_ptr<Slot[]>> chunks_;
-  std::vector<std::uint32_t> table_;   // power-of-two size
-  std::vector<std::uint32_t> free_;    // slot numbers of erased slots
-  std::size_t used_ = 0;               // slots ever handed out (live + free)
-  std::size_t size_ = 0;               // live slots
+  std::vector<std::uint32_t> table_;  // power-of-two size
+  std::vector<std::uint32_t> free_;   // slot numbers of erased slots
+  std::size_t used_ = 0;              // slots ever handed out (live + free)
+  std::size_t size_ = 0;              // live slots
 };
 
 }  // namespace engram::detail

@@ -22,32 +22,40 @@ timeval to_timeval(Millis ms) {
 
 const char* script_source(ScriptId id) {
   switch (id) {
-    case ScriptId::kOpen: return lua::kOpen;
-    case ScriptId::kUpsert: return lua::kUpsert;
-    case ScriptId::kTouch: return lua::kTouch;
-    case ScriptId::kDelete: return lua::kDelete;
-    case ScriptId::kDeleteExpired: return lua::kDeleteExpired;
-    case ScriptId::kClearNamespace: return lua::kClearNamespace;
-    case ScriptId::kGetByHash: return lua::kGetByHash;
-    case ScriptId::kChanges: return lua::kChanges;
-    case ScriptId::kPage: return lua::kPage;
-    case ScriptId::kIntegrity: return lua::kIntegrity;
-    case ScriptId::kRestoreRows: return lua::kRestoreRows;
-    case ScriptId::kCount_: break;
+    case ScriptId::kOpen:
+      return lua::kOpen;
+    case ScriptId::kUpsert:
+      return lua::kUpsert;
+    case ScriptId::kTouch:
+      return lua::kTouch;
+    case ScriptId::kDelete:
+      return lua::kDelete;
+    case ScriptId::kDeleteExpired:
+      return lua::kDeleteExpired;
+    case ScriptId::kClearNamespace:
+      return lua::kClearNamespace;
+    case ScriptId::kGetByHash:
+      return lua::kGetByHash;
+    case ScriptId::kChanges:
+      return lua::kChanges;
+    case ScriptId::kPage:
+      return lua::kPage;
+    case ScriptId::kIntegrity:
+      return lua::kIntegrity;
+    case ScriptId::kRestoreRows:
+      return lua::kRestoreRows;
+    case ScriptId::kCount_:
+      break;
   }
   return "";
 }
 
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
+bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
 
 }  // namespace
 
 RedisConnection::RedisConnection(RedisOptions options)
-    : options_(std::move(options)),
-      base_("{" + options_.key_prefix + "}:"),
-      where_(options_.describe()) {}
+    : options_(std::move(options)), base_("{" + options_.key_prefix + "}:"), where_(options_.describe()) {}
 
 RedisConnection::~RedisConnection() { disconnect(); }
 
@@ -80,9 +88,8 @@ void RedisConnection::ensure_connected() {
 
 void RedisConnection::connect() {
   timeval tv = to_timeval(options_.connect_timeout);
-  redisContext* ctx = options_.unix_socket.empty()
-                          ? redisConnectWithTimeout(options_.host.c_str(), options_.port, tv)
-                          : redisConnectUnixWithTimeout(options_.unix_socket.c_str(), tv);
+  redisContext* ctx = options_.unix_socket.empty() ? redisConnectWithTimeout(options_.host.c_str(), options_.port, tv)
+                                                   : redisConnectUnixWithTimeout(options_.unix_socket.c_str(), tv);
   if (ctx == nullptr) {
     throw StoreUnavailable("RedisStore: cannot allocate a connection to " + where_ +
                            ". Remediation: check the process's memory limits.");
@@ -105,12 +112,11 @@ void RedisConnection::connect() {
       auth.add("AUTH");
       if (!options_.username.empty()) auth.add(options_.username);
       auth.add(options_.password);
-      Reply r(static_cast<redisReply*>(redisCommandArgv(
-          ctx_, static_cast<int>(auth.size()), auth.data(), auth.sizes())));
+      Reply r(
+          static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(auth.size()), auth.data(), auth.sizes())));
       if (!r) fail_io("AUTH");
       if (r->type == REDIS_REPLY_ERROR) {
-        throw StoreError("RedisStore: " + where_ + " rejected authentication (" +
-                         std::string(r->str, r->len) +
+        throw StoreError("RedisStore: " + where_ + " rejected authentication (" + std::string(r->str, r->len) +
                          "). Remediation: set RedisOptions::password (and username for an ACL "
                          "user) to the server's requirepass or ACL credentials.");
       }
@@ -118,8 +124,8 @@ void RedisConnection::connect() {
     if (options_.database != 0) {
       Args select;
       select.add("SELECT").own(std::to_string(options_.database));
-      Reply r(static_cast<redisReply*>(redisCommandArgv(
-          ctx_, static_cast<int>(select.size()), select.data(), select.sizes())));
+      Reply r(static_cast<redisReply*>(
+          redisCommandArgv(ctx_, static_cast<int>(select.size()), select.data(), select.sizes())));
       if (!r) fail_io("SELECT");
       if (r->type == REDIS_REPLY_ERROR) {
         check_error(r.get(), "SELECT");
@@ -134,8 +140,7 @@ void RedisConnection::connect() {
 void RedisConnection::fail_io(const char* during) {
   std::string why = ctx_ != nullptr && ctx_->errstr[0] != '\0' ? ctx_->errstr : "connection lost";
   disconnect();
-  throw StoreUnavailable("RedisStore: lost the connection to " + where_ + " during " + during +
-                         ": " + why +
+  throw StoreUnavailable("RedisStore: lost the connection to " + where_ + " during " + during + ": " + why +
                          ". Remediation: check that redis-server is running and reachable; the "
                          "store reconnects on the next call. A write that failed this way may or "
                          "may not have been applied.");
@@ -144,17 +149,16 @@ void RedisConnection::fail_io(const char* during) {
 void RedisConnection::check_error(const redisReply* reply, std::string_view during) {
   if (reply->type != REDIS_REPLY_ERROR) return;
   std::string msg(reply->str, reply->len);
-  std::string head = "RedisStore: " + where_ + " answered " + std::string(during) + " with \"" +
-                     msg + "\". Remediation: ";
-  if (starts_with(msg, "NOAUTH") || starts_with(msg, "WRONGPASS") ||
-      starts_with(msg, "NOPERM")) {
+  std::string head =
+      "RedisStore: " + where_ + " answered " + std::string(during) + " with \"" + msg + "\". Remediation: ";
+  if (starts_with(msg, "NOAUTH") || starts_with(msg, "WRONGPASS") || starts_with(msg, "NOPERM")) {
     throw StoreError(head +
                      "set RedisOptions::password (and username) to credentials the server "
                      "accepts, with permission for the keys of the prefix.");
   }
   if (starts_with(msg, "LOADING") || starts_with(msg, "BUSY") || starts_with(msg, "MASTERDOWN") ||
-      starts_with(msg, "READONLY") || starts_with(msg, "TRYAGAIN") ||
-      starts_with(msg, "CLUSTERDOWN") || starts_with(msg, "OOM")) {
+      starts_with(msg, "READONLY") || starts_with(msg, "TRYAGAIN") || starts_with(msg, "CLUSTERDOWN") ||
+      starts_with(msg, "OOM")) {
     throw StoreUnavailable(head +
                            "retry later; the server is loading, busy, out of memory (raise "
                            "maxmemory or use an eviction policy that spares the prefix) or "
@@ -175,8 +179,7 @@ void RedisConnection::check_error(const redisReply* reply, std::string_view duri
 
 Reply RedisConnection::raw(const Args& args, std::string_view during) {
   ensure_connected();
-  Reply r(static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), args.sizes())));
+  Reply r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), args.sizes())));
   if (!r) fail_io(std::string(during).c_str());
   return r;
 }
@@ -224,8 +227,7 @@ Reply RedisConnection::eval(ScriptId script, const Args& args) {
 std::vector<Reply> RedisConnection::pipeline(const std::vector<Args>& commands) {
   ensure_connected();
   for (const auto& args : commands) {
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), args.sizes()) !=
-        REDIS_OK) {
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), args.sizes()) != REDIS_OK) {
       fail_io("a pipelined command");
     }
   }

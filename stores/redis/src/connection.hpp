@@ -5,11 +5,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include <sys/types.h>
 #include <array>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 #include <vector>
 
 #include "engram/stores/redis_store.hpp"

@@ -104,8 +104,7 @@ StoredEntry decode_entry(EntryId id, const redisReply* arr, std::size_t at) {
   }
   e.metadata = std::string(text_of(element(arr, at + 5)));
   e.created_at = Timestamp(Millis(parse_number<std::int64_t>(text_of(element(arr, at + 6)), "created_at")));
-  e.last_accessed_at =
-      Timestamp(Millis(parse_number<std::int64_t>(text_of(element(arr, at + 7)), "last_accessed_at")));
+  e.last_accessed_at = Timestamp(Millis(parse_number<std::int64_t>(text_of(element(arr, at + 7)), "last_accessed_at")));
   if (!is_nil(element(arr, at + 8))) {
     e.ttl = Millis(parse_number<std::int64_t>(text_of(element(arr, at + 8)), "ttl"));
   }
@@ -182,8 +181,7 @@ std::string glob_escape(std::string_view s) {
 // ---- RedisOptions ----------------------------------------------------------------------
 
 std::string RedisOptions::describe() const {
-  std::string where = unix_socket.empty() ? "redis://" + host + ":" + std::to_string(port)
-                                          : "unix:" + unix_socket;
+  std::string where = unix_socket.empty() ? "redis://" + host + ":" + std::to_string(port) : "unix:" + unix_socket;
   return where + "/" + std::to_string(database) + " (prefix \"" + key_prefix + "\")";
 }
 
@@ -210,8 +208,7 @@ struct RedisStore::Impl {
   // returns false or the rows run out. Returns the counter seen by every page when all of
   // them saw the same one, else nullopt.
   template <class OnPage>
-  std::optional<std::uint64_t> pages(EntryId after, const char* kind, std::int64_t page_rows,
-                                     OnPage&& on_page) {
+  std::optional<std::uint64_t> pages(EntryId after, const char* kind, std::int64_t page_rows, OnPage&& on_page) {
     std::optional<std::uint64_t> version;
     bool consistent = true;
     for (;;) {
@@ -276,20 +273,23 @@ const RedisOptions& RedisStore::options() const noexcept {
 
 RedisStore::Impl& RedisStore::impl() const {
   if (!impl_ || impl_->state == Impl::State::kClosed) {
-    throw CacheClosed("RedisStore: the store is closed. Remediation: construct a new RedisStore "
-                      "and open() it.");
+    throw CacheClosed(
+        "RedisStore: the store is closed. Remediation: construct a new RedisStore "
+        "and open() it.");
   }
   if (impl_->state != Impl::State::kOpen) {
-    throw CacheClosed("RedisStore: the store is not open. Remediation: call open(fingerprint, "
-                      "dim) first.");
+    throw CacheClosed(
+        "RedisStore: the store is not open. Remediation: call open(fingerprint, "
+        "dim) first.");
   }
   return *impl_;
 }
 
 void RedisStore::open(std::string_view fingerprint, std::size_t dim) {
   if (!impl_ || impl_->state == Impl::State::kClosed) {
-    throw CacheClosed("RedisStore: open() after close(). Remediation: construct a new "
-                      "RedisStore for the same RedisOptions.");
+    throw CacheClosed(
+        "RedisStore: open() after close(). Remediation: construct a new "
+        "RedisStore for the same RedisOptions.");
   }
   auto& d = *impl_;
   Args args;
@@ -299,25 +299,23 @@ void RedisStore::open(std::string_view fingerprint, std::size_t dim) {
     const redisReply* fp = element(r.get(), 1);
     const redisReply* stored_dim = element(r.get(), 2);
     const redisReply* schema = element(r.get(), 3);
-    if (is_nil(fp) || is_nil(stored_dim)) corrupt("meta of " + d.conn.options().describe() + " lacks fingerprint or dim");
+    if (is_nil(fp) || is_nil(stored_dim))
+      corrupt("meta of " + d.conn.options().describe() + " lacks fingerprint or dim");
     if (!is_nil(schema) && parse_number<int>(text_of(schema), "schema_version") > kSchemaVersion) {
       throw SchemaError("RedisStore: " + d.conn.options().describe() + " has schema version " +
-                        std::string(text_of(schema)) + ", newer than this build's " +
-                        std::to_string(kSchemaVersion) +
+                        std::string(text_of(schema)) + ", newer than this build's " + std::to_string(kSchemaVersion) +
                         ". Remediation: upgrade engram, or use another key prefix.");
     }
     auto recorded = parse_number<std::size_t>(text_of(stored_dim), "dim");
     if (recorded != dim) {
-      throw DimensionMismatch("RedisStore: " + d.conn.options().describe() +
-                              " was created with embedding dimension " + std::to_string(recorded) +
-                              ", not " + std::to_string(dim) +
+      throw DimensionMismatch("RedisStore: " + d.conn.options().describe() + " was created with embedding dimension " +
+                              std::to_string(recorded) + ", not " + std::to_string(dim) +
                               ". Remediation: use the embedder it was created with, or another "
                               "key prefix.");
     }
     if (text_of(fp) != fingerprint) {
-      throw EmbedderMismatch("RedisStore: " + d.conn.options().describe() +
-                             " was created by embedder \"" + std::string(text_of(fp)) +
-                             "\", not \"" + std::string(fingerprint) +
+      throw EmbedderMismatch("RedisStore: " + d.conn.options().describe() + " was created by embedder \"" +
+                             std::string(text_of(fp)) + "\", not \"" + std::string(fingerprint) +
                              "\". Remediation: use that embedder, or another key prefix.");
     }
   }
@@ -518,8 +516,7 @@ void RedisStore::write_meta(std::string_view key, std::string_view value) {
   d.conn.command(args);
 }
 
-std::optional<std::vector<Change>> RedisStore::changes_since(std::uint64_t version,
-                                                             std::size_t limit) const {
+std::optional<std::vector<Change>> RedisStore::changes_since(std::uint64_t version, std::size_t limit) const {
   auto& d = impl();
   Args args;
   args.add(d.base()).own(std::to_string(version)).own(clamp_count(limit));
@@ -642,15 +639,15 @@ void RedisStore::snapshot_to(const std::filesystem::path& path) const {
   for (int attempt = 0;; ++attempt) {
     snap.rows.clear();
     bool last_try = attempt >= 3;
-    auto version = d.pages(0, "all", last_try ? -1 : static_cast<std::int64_t>(kPageRows * 4),
-                           [&](const redisReply* page) {
-                             for (std::size_t i = 1; i < page->elements; ++i) {
-                               const redisReply* row = page->element[i];
-                               if (is_nil(element(row, 1))) continue;
-                               snap.rows.push_back(decode_entry(id_of_member(element(row, 0)), row, 1));
-                             }
-                             return true;
-                           });
+    auto version =
+        d.pages(0, "all", last_try ? -1 : static_cast<std::int64_t>(kPageRows * 4), [&](const redisReply* page) {
+          for (std::size_t i = 1; i < page->elements; ++i) {
+            const redisReply* row = page->element[i];
+            if (is_nil(element(row, 1))) continue;
+            snap.rows.push_back(decode_entry(id_of_member(element(row, 0)), row, 1));
+          }
+          return true;
+        });
     if (version) {
       snap.version_counter = *version;
       break;

@@ -164,8 +164,8 @@ void write_redis_snapshot(const std::filesystem::path& path, const RedisSnapshot
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);
-    throw CheckpointError("RedisStore: cannot move the snapshot into place at " + path.string() +
-                          ": " + ec.message() + ". Remediation: check the destination path.");
+    throw CheckpointError("RedisStore: cannot move the snapshot into place at " + path.string() + ": " + ec.message() +
+                          ". Remediation: check the destination path.");
   }
 }
 

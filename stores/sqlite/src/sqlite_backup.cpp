@@ -105,7 +105,8 @@ void SqliteStore::snapshot_to(const std::filesystem::path& dest) const {
   }
   std::error_code ec;
   if (!d.memory && std::filesystem::exists(dest, ec) && std::filesystem::equivalent(dest, d.db_filename, ec)) {
-    throw InvalidArgument("snapshot_to('" + display(dest) + "') names the store's own database file. "
+    throw InvalidArgument("snapshot_to('" + display(dest) +
+                          "') names the store's own database file. "
                           "Remediation: write the snapshot to another path.");
   }
   const auto tmp = temp_beside(dest);
@@ -114,8 +115,8 @@ void SqliteStore::snapshot_to(const std::filesystem::path& dest) const {
   try {
     int rc = sqlite3_open_v2(tmp.c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
-      checkpoint_error("snapshot of '" + d.file() + "': cannot open '" + display(tmp) + "': " +
-                           (out ? sqlite3_errmsg(out) : sqlite3_errstr(rc)) + ".",
+      checkpoint_error("snapshot of '" + d.file() + "': cannot open '" + display(tmp) +
+                           "': " + (out ? sqlite3_errmsg(out) : sqlite3_errstr(rc)) + ".",
                        "check that the snapshot directory is writable.");
     }
     std::string message;
@@ -127,8 +128,7 @@ void SqliteStore::snapshot_to(const std::filesystem::path& dest) const {
       }
       checkpoint_error("snapshot of '" + d.file() + "' to '" + display(dest) + "' failed: " + message + " (" +
                            sqlite3_errstr(rc) + ").",
-                       primary == SQLITE_FULL ? "free disk space and retry."
-                                              : "check the destination path and retry.");
+                       primary == SQLITE_FULL ? "free disk space and retry." : "check the destination path and retry.");
     }
     // A snapshot is a single self-contained file: switch it from WAL (inherited from the
     // source's header) to a rollback journal, so reading it needs no -wal/-shm beside it.
@@ -147,9 +147,9 @@ void SqliteStore::snapshot_to(const std::filesystem::path& dest) const {
     out = nullptr;
     std::filesystem::rename(tmp, dest, ec);
     if (ec) {
-      checkpoint_error("snapshot of '" + d.file() + "': cannot move the copy to '" + display(dest) +
-                           "': " + ec.message() + ".",
-                       "check that the destination is writable and not a directory.");
+      checkpoint_error(
+          "snapshot of '" + d.file() + "': cannot move the copy to '" + display(dest) + "': " + ec.message() + ".",
+          "check that the destination is writable and not a directory.");
     }
     fsync_directory(dest);
   } catch (...) {
@@ -166,7 +166,8 @@ std::optional<SqliteStore::RecordedIdentity> SqliteStore::recorded_identity(cons
   try {
     db.open(path.string(), SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     if (db.query_int("PRAGMA application_id", "reading the header") != detail::kSqliteApplicationId) {
-      throw StoreCorrupt("'" + display(path) + "' is not an engram database (wrong application id). "
+      throw StoreCorrupt("'" + display(path) +
+                         "' is not an engram database (wrong application id). "
                          "Remediation: pass a file created by SqliteStore.");
     }
     auto meta = [&](std::string_view key) -> std::optional<std::string> {

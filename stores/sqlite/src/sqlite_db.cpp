@@ -9,20 +9,18 @@
 
 namespace engram::detail {
 
-void throw_sqlite(int rc, std::string_view sqlite_message, const std::string& file,
-                  std::string_view what, std::int64_t busy_timeout_ms) {
-  std::string head = "SQLite store '" + file + "': " + std::string(what) + " failed: " +
-                     std::string(sqlite_message) + " (SQLite code " + std::to_string(rc) + ", " +
-                     sqlite3_errstr(rc) + ").";
+void throw_sqlite(int rc, std::string_view sqlite_message, const std::string& file, std::string_view what,
+                  std::int64_t busy_timeout_ms) {
+  std::string head = "SQLite store '" + file + "': " + std::string(what) + " failed: " + std::string(sqlite_message) +
+                     " (SQLite code " + std::to_string(rc) + ", " + sqlite3_errstr(rc) + ").";
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      throw StoreUnavailable(
-          head + " Another connection held the database lock for longer than the busy timeout (" +
-          std::to_string(busy_timeout_ms) +
-          " ms). Remediation: retry the call; if it keeps happening raise "
-          "SqliteOptions::busy_timeout or find the process holding a long write transaction "
-          "on this file.");
+      throw StoreUnavailable(head + " Another connection held the database lock for longer than the busy timeout (" +
+                             std::to_string(busy_timeout_ms) +
+                             " ms). Remediation: retry the call; if it keeps happening raise "
+                             "SqliteOptions::busy_timeout or find the process holding a long write transaction "
+                             "on this file.");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       throw StoreCorrupt(head +
@@ -41,8 +39,9 @@ void throw_sqlite(int rc, std::string_view sqlite_message, const std::string& fi
     case SQLITE_IOERR:
       throw StoreError(head + " Remediation: check the disk and file system holding the database.");
     default:
-      throw StoreError(head + " Remediation: check the SQLite message above; if the file is "
-                              "damaged, restore it from a snapshot.");
+      throw StoreError(head +
+                       " Remediation: check the SQLite message above; if the file is "
+                       "damaged, restore it from a snapshot.");
   }
 }
 
@@ -140,8 +139,7 @@ void Db::close() noexcept {
 }
 
 void Db::fail(int rc, std::string_view what) const {
-  throw_sqlite(rc, db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), file_, what,
-               busy_timeout_ms_);
+  throw_sqlite(rc, db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), file_, what, busy_timeout_ms_);
 }
 
 Stmt Db::use(Sql id) const {
@@ -222,8 +220,7 @@ std::string_view embedding_bytes(const std::vector<float>& embedding, std::strin
 
 std::vector<float> decode_embedding(std::string_view bytes, const std::string& file) {
   if (bytes.size() % sizeof(float) != 0) {
-    throw StoreCorrupt("SQLite store '" + file + "': an embedding blob has " +
-                       std::to_string(bytes.size()) +
+    throw StoreCorrupt("SQLite store '" + file + "': an embedding blob has " + std::to_string(bytes.size()) +
                        " bytes, not a multiple of 4. Remediation: restore the database from a "
                        "snapshot or delete it.");
   }

@@ -30,8 +30,8 @@ inline constexpr std::int32_t kSqliteApplicationId = 0x456E6772;
 // StoreUnavailable, CORRUPT/NOTADB -> StoreCorrupt, anything else -> StoreError. `what` says
 // what was being done; `file` names the database. `busy_timeout_ms` goes into the busy
 // message so the reader knows how long we waited.
-[[noreturn]] void throw_sqlite(int rc, std::string_view sqlite_message, const std::string& file,
-                               std::string_view what, std::int64_t busy_timeout_ms);
+[[noreturn]] void throw_sqlite(int rc, std::string_view sqlite_message, const std::string& file, std::string_view what,
+                               std::int64_t busy_timeout_ms);
 
 // Every cached statement, by purpose. The SQL lives in sqlite_store.cpp beside its users.
 enum class Sql : std::size_t {
@@ -84,7 +84,7 @@ class Stmt {
 
   Stmt& bind(int index, std::int64_t value);
   Stmt& bind_null(int index);
-  Stmt& bind_text(int index, std::string_view text);   // no copy
+  Stmt& bind_text(int index, std::string_view text);                // no copy
   Stmt& bind_blob(int index, const void* data, std::size_t bytes);  // no copy
   Stmt& bind_blob(int index, std::string_view bytes) { return bind_blob(index, bytes.data(), bytes.size()); }
 
@@ -178,12 +178,13 @@ struct PollCache {
 // Everything an open SqliteStore owns (SqliteStore::Impl derives from it, so helpers in the
 // implementation files can take it without naming the private Impl).
 struct SqliteState {
-  SqliteState(std::string file, const SqliteOptions& opts) : db(std::move(file), opts.busy_timeout.count()), options(opts) {}
+  SqliteState(std::string file, const SqliteOptions& opts)
+      : db(std::move(file), opts.busy_timeout.count()), options(opts) {}
 
   Db db;
   SqliteOptions options;
-  bool memory = false;       // in-memory database (":memory:" or a mode=memory URI)
-  std::string db_filename;   // absolute path of the database file; empty in memory
+  bool memory = false;      // in-memory database (":memory:" or a mode=memory URI)
+  std::string db_filename;  // absolute path of the database file; empty in memory
   int schema_version = 0;
   WalIndexTap* tap = nullptr;  // null in memory or without the engram VFS
   PollCache poll;

@@ -73,9 +73,9 @@ bool parse_int(std::string_view text, long long& out) {
 }
 
 [[noreturn]] void not_engram(const Db& db, const std::string& why) {
-  throw StoreCorrupt("SQLite store '" + db.file() + "': the file is a SQLite database but not an engram store (" +
-                     why + "). Remediation: point SqliteStore at a new file or at an engram "
-                           "database; engram never writes into a foreign database.");
+  throw StoreCorrupt("SQLite store '" + db.file() + "': the file is a SQLite database but not an engram store (" + why +
+                     "). Remediation: point SqliteStore at a new file or at an engram "
+                     "database; engram never writes into a foreign database.");
 }
 
 std::optional<std::string> meta_value(const Db& db, std::string_view key) {
@@ -86,8 +86,9 @@ std::optional<std::string> meta_value(const Db& db, std::string_view key) {
 }
 
 void set_meta(const Db& db, std::string_view key, std::string_view value) {
-  auto stmt = db.prepare("INSERT INTO engram_meta(key, value) VALUES (?1, ?2) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  auto stmt = db.prepare(
+      "INSERT INTO engram_meta(key, value) VALUES (?1, ?2) "
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   stmt.bind_text(1, key).bind_text(2, value);
   stmt.run();
 }
@@ -135,8 +136,7 @@ int prepare_schema(const Db& db, std::string_view fingerprint, std::size_t dim) 
     int version = detect_version(db);
     if (version > kSqliteSchemaVersion) {
       throw SchemaError("SQLite store '" + db.file() + "' has schema version " + std::to_string(version) +
-                        ", newer than this build of engram understands (" +
-                        std::to_string(kSqliteSchemaVersion) +
+                        ", newer than this build of engram understands (" + std::to_string(kSqliteSchemaVersion) +
                         "). Remediation: upgrade engram in this program, or use another file.");
     }
     for (const auto& step : kMigrations) {
@@ -175,8 +175,8 @@ int prepare_schema(const Db& db, std::string_view fingerprint, std::size_t dim) 
     }
     if (auto stored = meta_value(db, "fingerprint")) {
       if (*stored != fingerprint) {
-        throw EmbedderMismatch("SQLite store '" + db.file() + "' was built by embedder '" + *stored +
-                               "', not '" + std::string(fingerprint) +
+        throw EmbedderMismatch("SQLite store '" + db.file() + "' was built by embedder '" + *stored + "', not '" +
+                               std::string(fingerprint) +
                                "'. Remediation: use the same embedder (model and settings), or "
                                "point the cache at a new file.");
       }

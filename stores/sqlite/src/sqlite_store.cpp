@@ -23,23 +23,36 @@ namespace detail {
 
 const char* sql_text(Sql id) noexcept {
   switch (id) {
-    case Sql::kBegin: return "BEGIN";
-    case Sql::kBeginImmediate: return "BEGIN IMMEDIATE";
-    case Sql::kCommit: return "COMMIT";
-    case Sql::kRollback: return "ROLLBACK";
-    case Sql::kReadVersion: return "SELECT version FROM engram_state WHERE singleton = 1";
-    case Sql::kReadState: return "SELECT version, log_floor FROM engram_state WHERE singleton = 1";
-    case Sql::kWriteState: return "UPDATE engram_state SET version = ?1, log_floor = ?2 WHERE singleton = 1";
-    case Sql::kInsertChange: return "INSERT INTO engram_changes(version, entry_id, kind) VALUES (?1, ?2, ?3)";
-    case Sql::kPruneChanges: return "DELETE FROM engram_changes WHERE version <= ?1";
+    case Sql::kBegin:
+      return "BEGIN";
+    case Sql::kBeginImmediate:
+      return "BEGIN IMMEDIATE";
+    case Sql::kCommit:
+      return "COMMIT";
+    case Sql::kRollback:
+      return "ROLLBACK";
+    case Sql::kReadVersion:
+      return "SELECT version FROM engram_state WHERE singleton = 1";
+    case Sql::kReadState:
+      return "SELECT version, log_floor FROM engram_state WHERE singleton = 1";
+    case Sql::kWriteState:
+      return "UPDATE engram_state SET version = ?1, log_floor = ?2 WHERE singleton = 1";
+    case Sql::kInsertChange:
+      return "INSERT INTO engram_changes(version, entry_id, kind) VALUES (?1, ?2, ?3)";
+    case Sql::kPruneChanges:
+      return "DELETE FROM engram_changes WHERE version <= ?1";
     case Sql::kChangesSince:
       return "SELECT version, entry_id, kind FROM engram_changes WHERE version > ?1 ORDER BY version LIMIT ?2";
-    case Sql::kGetById: return "SELECT " ENGRAM_ENTRY_COLUMNS " FROM engram_entries WHERE id = ?1";
+    case Sql::kGetById:
+      return "SELECT " ENGRAM_ENTRY_COLUMNS " FROM engram_entries WHERE id = ?1";
     case Sql::kGetByHash:
       return "SELECT " ENGRAM_ENTRY_COLUMNS " FROM engram_entries WHERE ns = ?1 AND hash = ?2";
-    case Sql::kCountAll: return "SELECT count(*) FROM engram_entries";
-    case Sql::kCountNs: return "SELECT count(*) FROM engram_entries WHERE ns = ?1";
-    case Sql::kListNamespaces: return "SELECT DISTINCT ns FROM engram_entries ORDER BY ns";
+    case Sql::kCountAll:
+      return "SELECT count(*) FROM engram_entries";
+    case Sql::kCountNs:
+      return "SELECT count(*) FROM engram_entries WHERE ns = ?1";
+    case Sql::kListNamespaces:
+      return "SELECT DISTINCT ns FROM engram_entries ORDER BY ns";
     case Sql::kLruAll:
       return "SELECT id FROM engram_entries ORDER BY last_accessed_at, id LIMIT ?1";
     case Sql::kLruNs:
@@ -60,22 +73,27 @@ const char* sql_text(Sql id) noexcept {
     case Sql::kTouch:
       return "UPDATE engram_entries SET last_accessed_at = max(last_accessed_at, ?2), "
              "access_count = access_count + ?3 WHERE id = ?1";
-    case Sql::kDeleteId: return "DELETE FROM engram_entries WHERE id = ?1";
+    case Sql::kDeleteId:
+      return "DELETE FROM engram_entries WHERE id = ?1";
     case Sql::kDeleteExpiredAll:
       return "DELETE FROM engram_entries WHERE ttl_ms IS NOT NULL AND created_at + ttl_ms <= ?1 RETURNING id";
     case Sql::kDeleteExpiredNs:
       return "DELETE FROM engram_entries WHERE ttl_ms IS NOT NULL AND created_at + ttl_ms <= ?1 AND ns = ?2 "
              "RETURNING id";
-    case Sql::kClearNamespace: return "DELETE FROM engram_entries WHERE ns = ?1 RETURNING id";
+    case Sql::kClearNamespace:
+      return "DELETE FROM engram_entries WHERE ns = ?1 RETURNING id";
     case Sql::kSetQuota:
       return "INSERT INTO engram_quotas(ns, max_entries) VALUES (?1, ?2) "
              "ON CONFLICT(ns) DO UPDATE SET max_entries = excluded.max_entries";
-    case Sql::kGetQuota: return "SELECT max_entries FROM engram_quotas WHERE ns = ?1";
-    case Sql::kReadMeta: return "SELECT value FROM engram_meta WHERE key = ?1";
+    case Sql::kGetQuota:
+      return "SELECT max_entries FROM engram_quotas WHERE ns = ?1";
+    case Sql::kReadMeta:
+      return "SELECT value FROM engram_meta WHERE key = ?1";
     case Sql::kWriteMeta:
       return "INSERT INTO engram_meta(key, value) VALUES (?1, ?2) "
              "ON CONFLICT(key) DO UPDATE SET value = excluded.value";
-    case Sql::kCount_: break;
+    case Sql::kCount_:
+      break;
   }
   return "";
 }
@@ -134,8 +152,7 @@ void create_private_file(const std::filesystem::path& path, const std::string& d
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     int err = errno;
-    throw StoreError("SQLite store '" + display + "': cannot create or open the file: " +
-                     std::strerror(err) +
+    throw StoreError("SQLite store '" + display + "': cannot create or open the file: " + std::strerror(err) +
                      ". Remediation: check that the directory exists and that this process may "
                      "write to it.");
   }
@@ -368,7 +385,9 @@ SqliteStore::SqliteStore(std::filesystem::path path, SqliteOptions options)
 SqliteStore::~SqliteStore() { close(); }
 
 SqliteStore::SqliteStore(SqliteStore&& other) noexcept
-    : impl_(std::move(other.impl_)), path_(std::move(other.path_)), options_(other.options_),
+    : impl_(std::move(other.impl_)),
+      path_(std::move(other.path_)),
+      options_(other.options_),
       closed_(std::exchange(other.closed_, true)) {}
 
 SqliteStore& SqliteStore::operator=(SqliteStore&& other) noexcept {
@@ -401,8 +420,9 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
                       "SqliteStore on the same path to reopen it.");
   }
   if (path_.empty()) {
-    throw InvalidArgument("SqliteStore needs a file path (or \":memory:\"), got an empty path. "
-                          "Remediation: pass the database file's path to the constructor.");
+    throw InvalidArgument(
+        "SqliteStore needs a file path (or \":memory:\"), got an empty path. "
+        "Remediation: pass the database file's path to the constructor.");
   }
   auto impl = std::make_unique<Impl>(path_.string(), options_);
   const std::string location = path_.string();
@@ -434,9 +454,9 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
   if (!impl->memory) {
     auto mode = impl->db.query_text("PRAGMA journal_mode = WAL", "enabling WAL mode");
     if (mode != "wal") {
-      throw StoreError("SQLite store '" + impl->file() + "': could not enable WAL mode (journal_mode is '" +
-                       mode + "'). Remediation: put the database on a local file system that "
-                              "supports shared memory (not a network share).");
+      throw StoreError("SQLite store '" + impl->file() + "': could not enable WAL mode (journal_mode is '" + mode +
+                       "'). Remediation: put the database on a local file system that "
+                       "supports shared memory (not a network share).");
     }
   }
   impl->db.exec("PRAGMA synchronous = NORMAL", "configuring the connection");
@@ -722,8 +742,9 @@ std::optional<std::string> SqliteStore::read_meta(std::string_view key) const {
 void SqliteStore::write_meta(std::string_view key, std::string_view value) {
   auto& d = live();
   if (key == "schema_version") {
-    throw InvalidArgument("meta key 'schema_version' belongs to the SQLite store's migrations. "
-                          "Remediation: use another key.");
+    throw InvalidArgument(
+        "meta key 'schema_version' belongs to the SQLite store's migrations. "
+        "Remediation: use another key.");
   }
   d.db.use(Sql::kWriteMeta).bind_text(1, key).bind_text(2, value).run();
 }

@@ -155,9 +155,7 @@ int x_unlock(sqlite3_file* f, int level) {
   return real(f)->pMethods->xUnlock(real(f), level);
 }
 
-int x_check_reserved(sqlite3_file* f, int* out) {
-  return real(f)->pMethods->xCheckReservedLock(real(f), out);
-}
+int x_check_reserved(sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); }
 
 int x_file_control(sqlite3_file* f, int op, void* arg) {
   if (int rc = flush_for(f); rc != SQLITE_OK) return rc;
@@ -180,8 +178,8 @@ int x_shm_map(sqlite3_file* f, int region, int region_bytes, int extend, void vo
 int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
   if (int rc = flush_for(f); rc != SQLITE_OK) return rc;
   ShimState& s = st(f);
-  if (flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= kWalWriteLock &&
-      kWalWriteLock < offset + n && s.tap.shm0 != nullptr) {
+  if (flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= kWalWriteLock && kWalWriteLock < offset + n &&
+      s.tap.shm0 != nullptr) {
     // Still holding the write lock: the header is the one this connection published last.
     s.tap.unlock_header_ok = read_wal_header(s.tap.shm0, s.tap.unlock_header);
     ++s.tap.unlock_count;
@@ -272,11 +270,25 @@ const char* register_vfs() noexcept {
   g_real = sqlite3_vfs_find(nullptr);
   // Needs the version-3 VFS interface (xCurrentTimeInt64, system calls) to forward.
   if (g_real == nullptr || g_real->iVersion < 3) return nullptr;
-  g_methods = sqlite3_io_methods{
-      3,           x_close,        x_read,         x_write,       x_truncate,
-      x_sync,      x_file_size,    x_lock,         x_unlock,      x_check_reserved,
-      x_file_control, x_sector_size, x_device_characteristics, x_shm_map, x_shm_lock,
-      x_shm_barrier, x_shm_unmap,  x_fetch,        x_unfetch};
+  g_methods = sqlite3_io_methods{3,
+                                 x_close,
+                                 x_read,
+                                 x_write,
+                                 x_truncate,
+                                 x_sync,
+                                 x_file_size,
+                                 x_lock,
+                                 x_unlock,
+                                 x_check_reserved,
+                                 x_file_control,
+                                 x_sector_size,
+                                 x_device_characteristics,
+                                 x_shm_map,
+                                 x_shm_lock,
+                                 x_shm_barrier,
+                                 x_shm_unmap,
+                                 x_fetch,
+                                 x_unfetch};
   g_vfs = sqlite3_vfs{};
   g_vfs.iVersion = 3;
   g_vfs.szOsFile = static_cast<int>(kShimBytes) + g_real->szOsFile;

@@ -246,9 +246,8 @@ class DictStore {
                                 ". Remediation: use the embedder the store was created with, or a new store.");
     }
     if (recorded_fp != meta.end() && recorded_fp->second != fingerprint)
-      throw EmbedderMismatch("DictStore: store was created by embedder '" + recorded_fp->second +
-                             "', not '" + std::string(fingerprint) +
-                             "'. Remediation: use that embedder, or a new store.");
+      throw EmbedderMismatch("DictStore: store was created by embedder '" + recorded_fp->second + "', not '" +
+                             std::string(fingerprint) + "'. Remediation: use that embedder, or a new store.");
     if (recorded_dim == meta.end()) meta.insert_or_assign("dim", std::to_string(dim));
     if (recorded_fp == meta.end()) meta.insert_or_assign("fingerprint", std::string(fingerprint));
     if (!meta.contains(std::string_view("schema_version")))
@@ -553,8 +552,9 @@ class DictStore {
   enum class State { kUnopened, kOpen, kClosed };
 
   static CacheClosed closed_error() {
-    return CacheClosed("DictStore: the store is not open. Remediation: call open() first; after close() make a "
-                       "new handle on the same Location.");
+    return CacheClosed(
+        "DictStore: the store is not open. Remediation: call open() first; after close() make a "
+        "new handle on the same Location.");
   }
 
   detail::DictBacking& data() {
@@ -673,8 +673,7 @@ class DictStore {
       if (has_ttl) e.ttl = Millis(ttl);
       e.access_count = r.i64();
       if (e.id <= 0 || b.rows.contains(e.id)) DictSnapshotReader::fail("bad or repeated id");
-      if (!b.by_ns[e.ns].try_emplace(e.query_hash, e.id).second)
-        DictSnapshotReader::fail("repeated (namespace, hash)");
+      if (!b.by_ns[e.ns].try_emplace(e.query_hash, e.id).second) DictSnapshotReader::fail("repeated (namespace, hash)");
       b.lru.insert({e.last_accessed_at, e.id});
       b.rows.emplace(e.id, std::move(e));
     }

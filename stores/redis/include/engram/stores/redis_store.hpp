@@ -39,15 +39,15 @@ namespace engram {
 
 // Where and how to reach the Redis server, and which cache inside it.
 struct RedisOptions {
-  std::string host = "127.0.0.1";  // TCP host name or address (ignored with unix_socket)
-  int port = 6379;                 // TCP port, 1..65535 (ignored with unix_socket)
-  std::string unix_socket;         // path of a Unix socket; when non-empty, used instead of TCP
-  std::string username;            // ACL user for AUTH (Redis 6+); empty: the default user
-  std::string password;            // AUTH password; empty: no AUTH is sent
-  int database = 0;                // SELECT index, >= 0
-  std::string key_prefix = "engram";  // non-empty, without '{' or '}'; one cache per prefix
-  Millis connect_timeout{1000};    // > 0
-  Millis command_timeout{5000};    // > 0; must exceed the longest script (bulk loads, clears)
+  std::string host = "127.0.0.1";               // TCP host name or address (ignored with unix_socket)
+  int port = 6379;                              // TCP port, 1..65535 (ignored with unix_socket)
+  std::string unix_socket;                      // path of a Unix socket; when non-empty, used instead of TCP
+  std::string username;                         // ACL user for AUTH (Redis 6+); empty: the default user
+  std::string password;                         // AUTH password; empty: no AUTH is sent
+  int database = 0;                             // SELECT index, >= 0
+  std::string key_prefix = "engram";            // non-empty, without '{' or '}'; one cache per prefix
+  Millis connect_timeout{1000};                 // > 0
+  Millis command_timeout{5000};                 // > 0; must exceed the longest script (bulk loads, clears)
   std::size_t change_feed_retention = 100'000;  // changes kept for readers; >= 1
 
   // "redis://host:port/db" or "unix:/path" plus the prefix: for messages, never the password.

@@ -204,8 +204,7 @@ class SqliteStore {
   // Throws CheckpointError (src missing, copy failed), StoreCorrupt (src damaged or not an
   // engram database), SchemaError (src newer than this build), InvalidArgument (dest is
   // empty, ":memory:" or a URI: restore needs a plain file path).
-  static SqliteStore restore_from(const std::filesystem::path& src, Location dest,
-                                  SqliteOptions options = {});
+  static SqliteStore restore_from(const std::filesystem::path& src, Location dest, SqliteOptions options = {});
 
   // ---- 23: change feed ------------------------------------------------------------------
 
