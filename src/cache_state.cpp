@@ -15,6 +15,11 @@ const CacheState::EntryRef* CacheState::find_id(EntryId id) const {
   return it == ids_.end() ? nullptr : &it->second;
 }
 
+std::uint32_t CacheState::generation(EntryId id) const {
+  auto it = ids_.find(id);
+  return it == ids_.end() ? 0 : it->second.slot->generation;
+}
+
 const CacheState::CachedPayload* CacheState::use_payload(EntryId id) const {
   auto it = payloads_.find(id);
   if (it == payloads_.end()) return nullptr;
@@ -74,6 +79,8 @@ void CacheState::place(NamespaceState& ns, const RowKey& row) {
   slot.id = row.id;
   slot.created_ms = to_ms(row.created_at);
   slot.expires_ms = expiry_ms(row.created_at, row.ttl);
+  if (++last_generation_ == 0) ++last_generation_;  // 0 means "not held"
+  slot.generation = last_generation_;
   ids_[row.id] = EntryRef{&ns, &slot};
   drop_payload(row.id);  // the text may have changed; it is re-read or re-cached by the caller
 }
@@ -96,16 +103,17 @@ void CacheState::upsert_many(std::string_view ns_name, std::span<const RowKey> r
   ns.index.add_batch(ids, vectors);
 }
 
-void CacheState::cache_payload(EntryId id, std::shared_ptr<const Payload> payload) {
-  if (payload_budget_ == 0 || !ids_.contains(id)) return;
+bool CacheState::cache_payload(EntryId id, std::uint32_t generation, std::shared_ptr<const Payload> payload) {
+  if (payload_budget_ == 0 || generation == 0 || this->generation(id) != generation) return false;
   const std::size_t bytes = payload->bytes();
-  if (bytes > payload_budget_) return;
+  if (bytes > payload_budget_) return false;
   drop_payload(id);
   auto [it, inserted] = payloads_.try_emplace(id);
   it->second.payload = std::move(payload);
   payload_bytes_ += bytes;
   payload_clock_.push_back(id);
   evict_payloads();
+  return true;
 }
 
 void CacheState::drop_payload(EntryId id) {

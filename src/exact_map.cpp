@@ -52,6 +52,7 @@ Slot& ExactMap::find_or_insert(const QueryHash& hash) {
   slot.hash = hash;
   slot.id = 0;
   slot.created_ms = slot.expires_ms = 0;
+  slot.generation = 0;
   slot.last_access_ms.store(0, std::memory_order_relaxed);
   slot.pending_hits.store(0, std::memory_order_relaxed);
   const std::size_t mask = table_.size() - 1;

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <filesystem>
@@ -42,6 +43,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -52,6 +54,7 @@
 #include "engram/embedders/hashing_embedder.hpp"
 #include "engram/errors.hpp"
 #include "engram/hash.hpp"
+#include "engram/normalize.hpp"
 #include "engram/options.hpp"
 #include "engram/store.hpp"
 #include "engram/types.hpp"
@@ -130,12 +133,12 @@ class SemanticCache {
     detail::validate_query(query, options_);
     detail::validate_namespace(options.ns);
     detail::validate_payload(response, options.metadata, options_);
-    if (options.ttl && options.ttl->count() <= 0)
-      throw InvalidArgument("ttl must be positive. Remediation: pass a positive duration or no ttl.");
+    validate_put_options(options);
 
+    std::string normalized = normalize_query(query, options_.normalize);
     StoredEntry entry;
     entry.ns = options.ns;
-    entry.query_hash = hash_query(query, options_.normalize);
+    entry.query_hash = hash_bytes(normalized);
     entry.query = std::string(query);
     entry.response = std::string(response);
     entry.metadata = options.metadata;
@@ -152,12 +155,15 @@ class SemanticCache {
       sync_if_moved_locked();
       id = store_.insert(entry);
       // Our write was the only change since we synced: nothing else to apply.
-      if (store_.read_version_counter() == local_version_ + 1) ++local_version_;
+      if (store_.read_version_counter() == local_version_ + 1) {
+        ++local_version_;
+        last_applied_ = Change{local_version_, id, ChangeKind::kUpsert};
+      }
       entry.id = id;
-      apply_entry_locked(entry);
-      counters(state_.find_namespace(entry.ns)).puts.fetch_add(1, std::memory_order_relaxed);
+      apply_entry_locked(std::move(entry), std::move(normalized));
+      counters(state_.find_namespace(options.ns)).puts.fetch_add(1, std::memory_order_relaxed);
       total_.puts.fetch_add(1, std::memory_order_relaxed);
-      enforce_limits_locked(entry.ns);
+      enforce_limits_locked(options.ns);
     }
     put_latency_.record(std::chrono::steady_clock::now() - started);
     emit("put", EventAttrs{.ns = options.ns, .latency = elapsed_ms(started)});
@@ -166,12 +172,18 @@ class SemanticCache {
 
   // The cached response for `query`, or compute() once per (ns, normalized query) across all
   // threads of this cache: concurrent callers of the same key wait for the first one's result
-  // (or its exception). The computed value is put with `options`; if that put fails, the value
-  // is still returned when fail_open is set (the error goes to on_error), otherwise it throws.
+  // (or its exception). `options` are validated before anything is computed (InvalidArgument),
+  // so a bad option never wastes a computation. The computed value is put with `options`; if
+  // that put fails — the store is down, or the value cannot be cached (say, over
+  // max_response_bytes) — the value is still returned when fail_open is set (the error goes to
+  // on_error and the "error" event), otherwise the put's exception is thrown.
   template <class Compute>
   std::string get_or_compute(std::string_view query, Compute&& compute, const PutOptions& options = {}) {
     ensure_open();
     detail::validate_query(query, options_);
+    detail::validate_namespace(options.ns);
+    detail::validate_payload({}, options.metadata, options_);
+    validate_put_options(options);
     // The key is claimed before the lookup, so each call counts exactly one hit or miss and
     // callers arriving while the first one computes wait for it instead of missing too.
     const std::string key =
@@ -200,9 +212,9 @@ class SemanticCache {
         value = std::string(std::invoke(std::forward<Compute>(compute)));
         try {
           put(query, value, options);
-        } catch (const InvalidArgument&) {
+        } catch (const CacheClosed&) {
           throw;
-        } catch (const std::exception& e) {
+        } catch (const std::exception& e) {  // InvalidArgument too: the value itself is fine to return
           if (!options_.fail_open) throw;
           report_error(e, options.ns);
         }
@@ -309,6 +321,7 @@ class SemanticCache {
     out.syncs = syncs_.load(std::memory_order_relaxed);
     out.rebuilds = rebuilds_.load(std::memory_order_relaxed);
     out.errors = errors_.load(std::memory_order_relaxed);
+    out.quarantined = quarantined_.size();
     out.response_cache_bytes = state_.response_cache_bytes();
     out.exact_map_entries = state_.entries();
     out.exact_map_bytes = state_.exact_map_bytes();
@@ -434,12 +447,34 @@ class SemanticCache {
       throw CacheClosed("the cache is closed. Remediation: construct a new SemanticCache.");
   }
 
+  // The checks of put() that do not depend on the response. Throws InvalidArgument.
+  void validate_put_options(const PutOptions& options) const {
+    if (options.ttl && options.ttl->count() <= 0)
+      throw InvalidArgument("ttl must be positive. Remediation: pass a positive duration or no ttl.");
+    if (options.embedding) (void)detail::to_unit_vector(*options.embedding, dim_, "PutOptions::embedding");
+  }
+
+  // The text of a stored row as the response cache keeps it; nullptr when the stored query is
+  // not valid UTF-8 (a damaged row: it can match nothing).
+  std::shared_ptr<const detail::Payload> payload_of(StoredEntry&& e, std::string normalized = {}) const {
+    if (normalized.empty()) {
+      try {
+        normalized = normalize_query(e.query, options_.normalize);
+      } catch (const InvalidArgument&) {
+        return nullptr;
+      }
+    }
+    return std::make_shared<const detail::Payload>(
+        detail::Payload{std::move(e.query), std::move(normalized), std::move(e.response), std::move(e.metadata)});
+  }
+
   // ---- get ---------------------------------------------------------------------------
 
   std::optional<Hit> lookup(std::string_view query, const std::string& ns, double threshold,
                             std::optional<std::vector<float>> supplied, Clock::time_point started) {
     maybe_sync();
-    const QueryHash hash = hash_query(query, options_.normalize);
+    const std::string normalized = normalize_query(query, options_.normalize);
+    const QueryHash hash = hash_bytes(normalized);
     const Timestamp t = now();
     const std::int64_t now_ms = detail::to_ms(t);
     std::optional<MissReason> reason;
@@ -454,14 +489,18 @@ class SemanticCache {
           if (slot.expires_ms <= now_ms) {
             reason = MissReason::kExpired;
           } else if (const detail::Payload* payload = state_.peek_payload(slot.id)) {
-            if (!options_.confidence_fn) {  // fast path: confidence is 1 and always passes
-              state_.record_access(slot, now_ms);
-              space->counters.hits_exact.fetch_add(1, std::memory_order_relaxed);
-              Hit hit = make_hit(*payload, ns, slot.id, Layer::kExact, 1.0, 1.0, now_ms - slot.created_ms);
-              lock.unlock();
-              return finish_hit(std::move(hit), started);
+            // A payload for another query with the same 128-bit hash is never served.
+            if (payload->normalized == normalized) {
+              if (!options_.confidence_fn) {  // fast path: confidence is 1 and always passes
+                state_.record_access(slot, now_ms);
+                space->counters.hits_exact.fetch_add(1, std::memory_order_relaxed);
+                Hit hit = make_hit(*payload, ns, slot.id, Layer::kExact, 1.0, 1.0,
+                                   detail::saturating_sub(now_ms, slot.created_ms));
+                lock.unlock();
+                return finish_hit(std::move(hit), started);
+              }
+              exact_id = slot.id;
             }
-            exact_id = slot.id;
           } else {
             exact_id = slot.id;
           }
@@ -469,7 +508,7 @@ class SemanticCache {
       }
     }
     if (exact_id != 0) {
-      if (auto hit = accept(exact_id, hash, ns, 1.0, t, reason)) return finish_hit(std::move(*hit), started);
+      if (auto hit = accept(exact_id, normalized, ns, 1.0, t, reason)) return finish_hit(std::move(*hit), started);
     }
 
     // Semantic layer.
@@ -479,6 +518,7 @@ class SemanticCache {
       EntryId id;
       double score;
       std::int64_t expires_ms;
+      QueryHash hash;                                 // the key the in-memory state holds for id
       std::shared_ptr<const detail::Payload> loaded;  // read while re-scoring
     };
     std::vector<Scored> candidates;
@@ -491,7 +531,7 @@ class SemanticCache {
         build_ready = space->index.build_ready();
         for (const Candidate& c : space->index.search(embedding, options_.top_k)) {
           if (const auto* ref = state_.find_id(c.id))
-            candidates.push_back({c.id, c.score, ref->slot->expires_ms, nullptr});
+            candidates.push_back({c.id, c.score, ref->slot->expires_ms, ref->slot->hash, nullptr});
         }
       }
     }
@@ -504,13 +544,13 @@ class SemanticCache {
           std::lock_guard store_lock(store_mu_);
           stored = store_.get_by_id(c.id);
         }
-        if (!stored || stored->ns != ns || stored->embedding.size() != dim_) {
-          c.score = -2.0;  // gone or moved meanwhile: below every threshold
+        if (!stored || stored->ns != ns || stored->query_hash != c.hash || stored->embedding.size() != dim_) {
+          c.score = -2.0;  // gone or replaced meanwhile: below every threshold
           continue;
         }
         c.score = detail::dot(stored->embedding, embedding);
-        c.loaded = std::make_shared<const detail::Payload>(
-            detail::Payload{std::move(stored->query), std::move(stored->response), std::move(stored->metadata)});
+        c.loaded = payload_of(std::move(*stored));
+        if (!c.loaded) c.score = -2.0;
       }
       std::stable_sort(candidates.begin(), candidates.end(),
                        [](const Scored& a, const Scored& b) { return a.score > b.score; });
@@ -539,20 +579,29 @@ class SemanticCache {
   }
 
   // Loads the text of a candidate (`loaded` if the caller already read it, else the response
-  // cache, else the store), applies the validator (to semantic candidates) and the confidence
-  // rules, and records the access. On rejection sets `reason` (if unset) and returns nullopt.
-  std::optional<Hit> accept(EntryId id, std::optional<QueryHash> exact_hash, const std::string& ns, double similarity,
-                            Timestamp t, std::optional<MissReason>& reason,
+  // cache, else the store), checks that it is the row the in-memory state describes (namespace
+  // and key; for an exact hit, the normalized query text itself), applies the validator (to
+  // semantic candidates) and the confidence rules, and records the access. On rejection sets
+  // `reason` (if unset) and returns nullopt.
+  //
+  // A row read from the store is kept in the response cache only if the entry's generation
+  // did not change during the read: a put or a sync that landed meanwhile holds newer text.
+  std::optional<Hit> accept(EntryId id, std::optional<std::string_view> exact_query, const std::string& ns,
+                            double similarity, Timestamp t, std::optional<MissReason>& reason,
                             std::shared_ptr<const detail::Payload> loaded = nullptr) {
-    const Layer layer = exact_hash ? Layer::kExact : Layer::kSemantic;
+    const Layer layer = exact_query ? Layer::kExact : Layer::kSemantic;
     std::shared_ptr<const detail::Payload> payload;
     std::int64_t created_ms = 0;
+    std::uint32_t generation = 0;
+    QueryHash hash;
     {
       std::shared_lock lock(state_mu_);
       const auto* ref = state_.find_id(id);
       if (!ref) return std::nullopt;  // removed meanwhile
       payload = loaded ? loaded : state_.cached_payload(id);
       created_ms = ref->slot->created_ms;
+      generation = ref->slot->generation;
+      hash = ref->slot->hash;
     }
     if (!payload) {
       std::optional<StoredEntry> stored;
@@ -560,17 +609,19 @@ class SemanticCache {
         std::lock_guard store_lock(store_mu_);
         stored = store_.get_by_id(id);
       }
-      if (!stored || stored->ns != ns || (exact_hash && stored->query_hash != *exact_hash)) return std::nullopt;
-      payload = std::make_shared<const detail::Payload>(
-          detail::Payload{std::move(stored->query), std::move(stored->response), std::move(stored->metadata)});
+      if (!stored || stored->ns != ns || stored->query_hash != hash) return std::nullopt;
+      created_ms = detail::to_ms(stored->created_at);
+      payload = payload_of(std::move(*stored));
+      if (!payload) return std::nullopt;
       std::unique_lock lock(state_mu_);
-      state_.cache_payload(id, payload);
+      state_.cache_payload(id, generation, payload);
     }
+    if (exact_query && payload->normalized != *exact_query) return std::nullopt;  // a hash collision
     if (layer == Layer::kSemantic && options_.validator && !options_.validator(payload->response)) {
       if (!reason) reason = MissReason::kRejected;
       return std::nullopt;
     }
-    const Millis age(detail::to_ms(t) - created_ms);
+    const Millis age(detail::saturating_sub(detail::to_ms(t), created_ms));
     const double confidence =
         options_.confidence_fn ? options_.confidence_fn(similarity, age, payload->metadata) : similarity;
     if (confidence < options_.min_confidence) {
@@ -649,10 +700,15 @@ class SemanticCache {
     if (store_.read_version_counter() != local_version_) sync_locked();
   }
 
-  // Applies every change after local_version_. Needs both locks.
+  // Applies every change after local_version_, or rebuilds when the feed cannot be trusted.
+  // Needs both locks.
   void sync_locked() {
+    if (store_.read_version_counter() < local_version_) {  // the store went back in time
+      rebuild_locked();
+      return;
+    }
     for (;;) {
-      auto changes = store_.changes_since(local_version_, kSyncBatch);
+      auto changes = feed_after_local_locked();
       if (!changes) {
         rebuild_locked();
         return;
@@ -660,14 +716,30 @@ class SemanticCache {
       for (const Change& change : *changes) {
         std::optional<StoredEntry> stored;
         if (change.kind == ChangeKind::kUpsert) stored = store_.get_by_id(change.id);
-        if (stored) apply_entry_locked(*stored);
-        else state_.remove(change.id);
+        if (stored) apply_entry_locked(std::move(*stored));
+        else remove_locked(change.id);
         local_version_ = change.version;
+        last_applied_ = change;
       }
       if (changes->size() < kSyncBatch) break;
     }
     syncs_.fetch_add(1, std::memory_order_relaxed);
     emit("sync", EventAttrs{});
+  }
+
+  // The change records after local_version_, or nullopt when they do not continue the history
+  // this cache applied (the lineage rule of docs/store-contract.md): the store must still hold
+  // the very record applied last as the first one after local_version_ - 1. A restore into a
+  // live store, a Redis restart from an older RDB or a failover to a lagging replica rewrite
+  // that history — versions and ids come back with other meanings — and the reader rebuilds
+  // instead of following a feed that describes someone else's rows. nullopt also when the
+  // store's retained feed no longer reaches back to local_version_.
+  std::optional<std::vector<Change>> feed_after_local_locked() {
+    if (!last_applied_) return store_.changes_since(local_version_, kSyncBatch);
+    auto changes = store_.changes_since(local_version_ - 1, kSyncBatch + 1);
+    if (!changes || changes->empty() || changes->front() != *last_applied_) return std::nullopt;
+    changes->erase(changes->begin());
+    return changes;
   }
 
   // Reloads the in-memory layers from the store, a namespace's rows at a time through the
@@ -688,9 +760,14 @@ class SemanticCache {
       }
     };
     std::map<std::string, Pending, std::less<>> pending;
+    std::unordered_set<EntryId> was_quarantined;
+    was_quarantined.swap(quarantined_);
     auto take = [&](EntryId id, const std::string& ns, const QueryHash& hash, Timestamp created_at,
                     std::optional<Millis> ttl, const std::vector<float>& embedding) {
-      check_stored_dim(id, embedding);
+      if (!usable_embedding(embedding)) {
+        quarantine_locked(id, embedding, !was_quarantined.contains(id));
+        return true;
+      }
       auto it = pending.find(ns);
       if (it == pending.end()) it = pending.emplace(ns, Pending{}).first;
       Pending& p = it->second;
@@ -708,23 +785,56 @@ class SemanticCache {
     }
     for (auto& [ns, rows] : pending) rows.load(state_, ns);
     local_version_ = version;
+    // The record at `version` anchors the next sync's lineage check; a store whose history was
+    // just reset by a restore has none (then the next sync trusts the feed from here on).
+    last_applied_.reset();
+    if (version > 0) {
+      auto last = store_.changes_since(version - 1, 1);
+      if (last && !last->empty() && last->front().version == version) last_applied_ = last->front();
+    }
     rebuilds_.fetch_add(1, std::memory_order_relaxed);
     emit("rebuild", EventAttrs{});
   }
 
-  void apply_entry_locked(const StoredEntry& e) {
-    check_stored_dim(e.id, e.embedding);
+  // Makes `e` (the current row of e.id) the in-memory state of that id. `normalized` is its
+  // normalized query when the caller has it. Needs both locks.
+  void apply_entry_locked(StoredEntry e, std::string normalized = {}) {
+    if (!usable_embedding(e.embedding)) {
+      state_.remove(e.id);
+      quarantine_locked(e.id, e.embedding, !quarantined_.contains(e.id));
+      return;
+    }
+    quarantined_.erase(e.id);
     state_.upsert({e.id, e.ns, e.query_hash, e.created_at, e.ttl, e.embedding});
-    state_.cache_payload(e.id,
-                         std::make_shared<const detail::Payload>(detail::Payload{e.query, e.response, e.metadata}));
+    const EntryId id = e.id;
+    if (auto payload = payload_of(std::move(e), std::move(normalized)))
+      state_.cache_payload(id, state_.generation(id), std::move(payload));
   }
 
-  void check_stored_dim(EntryId id, const std::vector<float>& embedding) const {
-    if (embedding.size() != dim_) {
-      throw StoreCorrupt("entry " + std::to_string(id) + " has an embedding of dimension " +
-                         std::to_string(embedding.size()) + ", expected " + std::to_string(dim_) +
-                         ". Remediation: restore the store from a snapshot or rebuild it.");
-    }
+  void remove_locked(EntryId id) {
+    state_.remove(id);
+    quarantined_.erase(id);
+  }
+
+  // A row whose embedding cannot be indexed (another dimension, NaN or infinity): it is skipped
+  // rather than failing every rebuild (which would turn each fail-open get into another failed
+  // rebuild). It stays in the store; stats().quarantined counts it, on_error hears of it once.
+  bool usable_embedding(const std::vector<float>& embedding) const {
+    return embedding.size() == dim_ &&
+           std::all_of(embedding.begin(), embedding.end(), [](float x) { return std::isfinite(x); });
+  }
+
+  void quarantine_locked(EntryId id, const std::vector<float>& embedding, bool report) {
+    quarantined_.insert(id);
+    if (!report) return;
+    const std::string what =
+        embedding.size() != dim_
+            ? "an embedding of dimension " + std::to_string(embedding.size()) + ", expected " + std::to_string(dim_)
+            : std::string("a non-finite embedding");
+    report_error(StoreCorrupt("entry " + std::to_string(id) + " has " + what +
+                              "; the cache skips it (quarantined, never served)." +
+                              " Remediation: erase it, or restore the store from a snapshot."),
+                 {});
   }
 
   // ---- eviction -------------------------------------------------------------------------
@@ -833,8 +943,10 @@ class SemanticCache {
   // Lock order: state_mu_ before store_mu_; never take state_mu_ while holding store_mu_.
   mutable detail::WriterPreferringMutex state_mu_;
   mutable std::mutex store_mu_;
-  detail::CacheState state_;         // guarded by state_mu_
-  std::uint64_t local_version_ = 0;  // written under both locks; read under either
+  detail::CacheState state_;                 // guarded by state_mu_
+  std::uint64_t local_version_ = 0;          // written under both locks; read under either
+  std::optional<Change> last_applied_;       // the record at local_version_, when known; both locks
+  std::unordered_set<EntryId> quarantined_;  // rows skipped for unusable embeddings; both locks
   std::atomic<std::int64_t> last_sync_check_ns_{0};
   std::atomic<bool> closed_{false};
 

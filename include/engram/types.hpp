@@ -63,7 +63,13 @@ struct StoredEntry {
   std::int64_t access_count = 0;
 
   // Expired when created_at + ttl <= now (the boundary instant counts as expired).
-  bool expired_at(Timestamp now) const { return ttl && created_at + *ttl <= now; }
+  // A sum past the int64 range (ttl = Millis::max(), say) means "never", not overflow.
+  bool expired_at(Timestamp now) const {
+    if (!ttl) return false;
+    std::int64_t end = 0;
+    if (__builtin_add_overflow(created_at.time_since_epoch().count(), ttl->count(), &end)) return ttl->count() < 0;
+    return end <= now.time_since_epoch().count();
+  }
   friend bool operator==(const StoredEntry&, const StoredEntry&) = default;
 };
 
@@ -149,6 +155,9 @@ struct Stats {
   NamespaceStats total{};  // aggregate over every namespace
   std::map<std::string, NamespaceStats> by_namespace{};
   std::uint64_t syncs = 0, rebuilds = 0, errors = 0;
+  // Stored rows the cache skips because their embedding is unusable (wrong dimension or not
+  // finite): they are never served, and each is reported once to on_error as StoreCorrupt.
+  std::size_t quarantined = 0;
   std::size_t response_cache_bytes = 0, exact_map_entries = 0, exact_map_bytes = 0;
   LatencySummary get_latency{}, put_latency{};
 };

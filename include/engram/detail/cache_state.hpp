@@ -28,14 +28,32 @@ namespace engram::detail {
 inline constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
 inline std::int64_t to_ms(Timestamp t) { return t.time_since_epoch().count(); }
+
+// a + b and a - b clamped to the int64 range. Timestamps and TTLs come from callers and from
+// stored rows (a restored file may hold any value), so their sums must not overflow:
+// ttl = Millis::max() means "never expires", not "expired in 1970".
+inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  std::int64_t out = 0;
+  if (!__builtin_add_overflow(a, b, &out)) return out;
+  return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+}
+inline std::int64_t saturating_sub(std::int64_t a, std::int64_t b) {
+  std::int64_t out = 0;
+  if (!__builtin_sub_overflow(a, b, &out)) return out;
+  return b < 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+}
 inline std::int64_t expiry_ms(Timestamp created_at, std::optional<Millis> ttl) {
-  return ttl ? to_ms(created_at) + ttl->count() : kNever;
+  return ttl ? saturating_add(to_ms(created_at), ttl->count()) : kNever;
 }
 
 // The text of an entry, kept in the response cache so an exact hit needs no store read.
+// `normalized` is the normalized query: an exact hit compares it with the caller's normalized
+// query, so a hash collision (crafted or not) can never serve another query's response.
 struct Payload {
-  std::string query, response, metadata;
-  std::size_t bytes() const { return query.size() + response.size() + metadata.size() + sizeof(Payload); }
+  std::string query, normalized, response, metadata;
+  std::size_t bytes() const {
+    return query.size() + normalized.size() + response.size() + metadata.size() + sizeof(Payload);
+  }
 };
 
 struct NamespaceCounters {
@@ -81,6 +99,12 @@ class CacheState {
     Slot* slot;  // stable until the entry is removed (ExactMap never moves slots)
   };
   const EntryRef* find_id(EntryId id) const;
+  // [shared] The generation of `id`'s in-memory state, 0 when `id` is not held. Every upsert
+  // of an id gives it a new generation (also across clear()), so a reader that captured one
+  // before reading the store can tell whether the entry changed meanwhile. 32 bits keep a
+  // Slot at 56 bytes; a reader would be fooled only if exactly 2^32 upserts happened during
+  // its one store read.
+  std::uint32_t generation(EntryId id) const;
   // [shared] The cached text of `id`, or null; marks it recently used.
   std::shared_ptr<const Payload> cached_payload(EntryId id) const;
   // [shared] The same without sharing ownership: valid only while the lock is held.
@@ -98,7 +122,10 @@ class CacheState {
   // Same as upsert() for many entries of namespace `ns`, with one bulk index insertion (the
   // rebuild at open): row i's vector is vectors[i * dim, (i + 1) * dim).
   void upsert_many(std::string_view ns, std::span<const RowKey> rows, std::span<const float> vectors);
-  void cache_payload(EntryId id, std::shared_ptr<const Payload> payload);
+  // Keeps `payload` as the text of `id`, but only while `id` is still at `generation`: a
+  // payload read from the store before a concurrent write (ours or a sync's) must not replace
+  // the newer text. Returns whether it was kept (it may also be skipped for the size budget).
+  bool cache_payload(EntryId id, std::uint32_t generation, std::shared_ptr<const Payload> payload);
   bool remove(EntryId id);
   void clear();
 
@@ -131,6 +158,7 @@ class CacheState {
   std::unordered_map<EntryId, CachedPayload> payloads_;
   std::deque<EntryId> payload_clock_;  // CLOCK order for response-cache eviction
   std::size_t payload_bytes_ = 0;
+  std::uint32_t last_generation_ = 0;
   std::atomic<std::size_t> pending_touches_{0};
 };
 

@@ -27,6 +27,7 @@ struct Slot {
   // Accesses not yet written back to the store.
   std::atomic<std::int64_t> last_access_ms{0};
   std::atomic<std::uint32_t> pending_hits{0};
+  std::uint32_t generation = 0;  // see CacheState::generation(); fills what was padding
 };
 
 class ExactMap {
