@@ -17,6 +17,8 @@ struct LogStoreFactory {
   std::filesystem::path restore_location() {
     return dir_.path() / ("restored-" + std::to_string(++restores_) + ".log");
   }
+  // The file make() opens, so that the Lineage suite can restore into the live store.
+  std::filesystem::path live_location() { return dir_.path() / "cache.log"; }
   // Overwrites the whole file with bytes that are not a LogStore log.
   void corrupt() {
     const auto file = dir_.path() / "cache.log";

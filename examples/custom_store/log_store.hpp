@@ -5,6 +5,14 @@
 // memory and, before every call, replays whatever other handles or processes appended since.
 // An flock() on the file makes each call atomic, so several processes can share one file.
 //
+// Lineage (rules L1-L3 of docs/store-contract.md). The whole history is kept, so the latest
+// change record is always there (L1). restore_from into a file that already holds a store
+// writes the snapshot followed by an "R" record carrying a counter above both the old file's
+// and the snapshot's and the larger of their next ids: ids are never handed out twice (L2),
+// and every version before the new counter answers nullopt, so attached readers rebuild
+// instead of trusting a feed that describes another history (L3). The new file is renamed
+// into place, and handles notice the new file and replay it from the start.
+//
 // Thread safety: none; one thread per handle (the cache serializes its calls). Processes:
 // safe, through flock(). The file only grows: this is an example, not a production store.
 
@@ -15,6 +23,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <engram/errors.hpp>
 #include <engram/store.hpp>
@@ -120,14 +129,17 @@ class LogStore {
     });
   }
   std::uint64_t read_version_counter() const {
-    return locked(LOCK_SH, [&] { return db_.changes.size(); });
+    return locked(LOCK_SH, [&] { return db_.version; });
   }
   std::optional<std::vector<Change>> changes_since(std::uint64_t version, std::size_t limit) const {
     return locked(LOCK_SH, [&]() -> std::optional<std::vector<Change>> {
-      if (version > db_.changes.size()) return std::nullopt;  // the whole history is kept
-      auto first = db_.changes.begin() + static_cast<std::ptrdiff_t>(version);
+      // Ahead of the counter, or before the last restore into this file: rebuild (L3).
+      // Everything since the last restore is kept, so nothing in between is ever missing.
+      if (version > db_.version || version < db_.log_base) return std::nullopt;
+      const std::size_t skip = static_cast<std::size_t>(version - db_.log_base);
+      auto first = db_.changes.begin() + static_cast<std::ptrdiff_t>(skip);
       return std::vector<Change>(first,
-                                 first + static_cast<std::ptrdiff_t>(std::min(limit, db_.changes.size() - version)));
+                                 first + static_cast<std::ptrdiff_t>(std::min(limit, db_.changes.size() - skip)));
     });
   }
   std::optional<std::size_t> get_namespace_quota(std::string_view ns) const {
@@ -146,6 +158,12 @@ class LogStore {
   // ---- writes: under the exclusive lock, decide, append records, replay them ----
   EntryId insert(const StoredEntry& e) {
     return locked(LOCK_EX, [&] {
+      // The index the cache builds assumes one dimension; a row of another length would
+      // poison every later search, so it is refused before anything is written.
+      if (auto d = db_.meta.find("dim"); d != db_.meta.end() && d->second != std::to_string(e.embedding.size()))
+        throw engram::InvalidArgument("LogStore: embedding has " + std::to_string(e.embedding.size()) +
+                                      " floats, the store holds dim " + d->second +
+                                      ". Remediation: embed with the store's embedder.");
       EntryId id = db_.next_id;  // an existing (ns, hash) keeps its id
       for (const auto& [rid, r] : db_.rows)
         if (r.ns == e.ns && r.query_hash == e.query_hash) id = rid;
@@ -185,7 +203,8 @@ class LogStore {
       return locked(LOCK_SH, [&] {
         Db fresh;  // replaying the whole file from scratch must succeed and agree
         replay(fresh, read_from(0));
-        return fresh.rows == db_.rows && fresh.changes == db_.changes;
+        return fresh.rows == db_.rows && fresh.changes == db_.changes && fresh.version == db_.version &&
+               fresh.next_id == db_.next_id;
       });
     } catch (...) {
       return false;
@@ -199,12 +218,72 @@ class LogStore {
         throw engram::CheckpointError("LogStore: snapshot failed: " + ec.message() + ". Remediation: check dest.");
     });
   }
+  // All or nothing: the snapshot is read and replayed in full before dest is touched, and the
+  // result replaces dest with one rename(). A dest that exists but is not a LogStore file is
+  // refused, never overwritten.
   static LogStore restore_from(const std::filesystem::path& src, Location dest) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(src, ec) ||
-        !std::filesystem::copy_file(src, dest, std::filesystem::copy_options::overwrite_existing, ec))
-      throw engram::CheckpointError("LogStore: cannot restore " + src.string() + ". Remediation: check both paths.");
-    return LogStore(std::move(dest));  // validated when opened
+    const int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+      throw engram::CheckpointError("LogStore: cannot read snapshot " + src.string() + ": " + std::strerror(errno) +
+                                    ". Remediation: pass a file written by snapshot_to().");
+    std::string bytes;
+    try {
+      bytes = read_all(in);
+    } catch (...) {
+      ::close(in);
+      throw;
+    }
+    ::close(in);
+    if (!bytes.starts_with(kMagic))
+      throw engram::StoreCorrupt("LogStore: " + src.string() +
+                                 " is not a LogStore snapshot. Remediation: pass a "
+                                 "file written by snapshot_to().");
+    Db snap;
+    replay(snap, bytes);  // throws StoreCorrupt on any damage; dest is untouched
+
+    // Hold dest's lock from reading its lineage until the new file is in place, so that no
+    // handle appends to the old file in between.
+    const int old = ::open(dest.c_str(), O_RDWR | O_CLOEXEC);
+    if (old < 0 && errno != ENOENT)
+      throw engram::CheckpointError("LogStore: cannot open restore destination " + dest.string() + ": " +
+                                    std::strerror(errno) + ". Remediation: check the path.");
+    struct CloseOld {
+      int fd;
+      ~CloseOld() {
+        if (fd >= 0) ::close(fd);  // also drops the lock
+      }
+    } close_old{old};
+    if (old >= 0) {
+      ::flock(old, LOCK_EX);
+      const std::string current = read_all(old);
+      if (!current.empty()) {
+        if (!current.starts_with(kMagic))
+          throw engram::CheckpointError("LogStore: " + dest.string() +
+                                        " exists and is not a LogStore file; "
+                                        "refusing to overwrite it. Remediation: restore into another path.");
+        Db was;
+        try {
+          replay(was, current);
+        } catch (const engram::StoreCorrupt&) {
+          // A damaged destination is what restores are for; `was` holds its intact prefix,
+          // the best lower bound we have for its counter and ids.
+        }
+        const std::uint64_t counter = std::max(was.version, snap.version) + 1;
+        bytes += record('R', num(static_cast<std::int64_t>(counter)) + num(std::max(was.next_id, snap.next_id)));
+      }
+    }
+    const std::filesystem::path tmp = dest.string() + ".restoring";
+    const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const bool written =
+        out >= 0 && ::write(out, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(out) == 0;
+    if (out >= 0) ::close(out);
+    if (!written || ::rename(tmp.c_str(), dest.c_str()) != 0) {
+      const std::string why = std::strerror(errno);
+      ::unlink(tmp.c_str());
+      throw engram::CheckpointError("LogStore: cannot write " + dest.string() + ": " + why +
+                                    ". Remediation: check the directory and free space.");
+    }
+    return LogStore(std::move(dest));
   }
 
  private:
@@ -214,7 +293,9 @@ class LogStore {
     std::map<EntryId, StoredEntry> rows;
     std::map<std::string, std::size_t> quotas;
     std::map<std::string, std::string> meta;
-    std::vector<Change> changes;  // changes[i].version == i + 1
+    std::vector<Change> changes;  // changes[i].version == log_base + i + 1
+    std::uint64_t version = 0;    // the counter: the latest change's version, or N after a restore
+    std::uint64_t log_base = 0;   // the counter set by the last restore into this file; older is gone
     EntryId next_id = 1;
     std::size_t offset = 0;  // bytes of the file already replayed
   };
@@ -223,13 +304,31 @@ class LogStore {
   template <class Fn>
   std::invoke_result_t<Fn&> locked(int how, Fn fn) const {
     if (state_ != kOpen) throw engram::CacheClosed("LogStore: not open. Remediation: call open() first.");
-    ::flock(fd_, how);
+    lock_current_file(how);
     struct Unlock {
       int fd;
       ~Unlock() { ::flock(fd, LOCK_UN); }
     } unlock{fd_};
     replay(db_, read_from(db_.offset));
     return fn();
+  }
+  // Locks the file that is at file_ now. restore_from renames a new file into place while
+  // holding the old one's lock; a handle that then gets the old lock finds that the path
+  // names another file, switches to it and replays it from the start.
+  void lock_current_file(int how) const {
+    for (;;) {
+      ::flock(fd_, how);
+      struct stat mine {
+      }, named{};
+      if (::fstat(fd_, &mine) != 0 || ::stat(file_.c_str(), &named) != 0 ||
+          (mine.st_ino == named.st_ino && mine.st_dev == named.st_dev))
+        return;  // same file (or the path vanished: keep what we have)
+      ::flock(fd_, LOCK_UN);
+      const int fd = ::open(file_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+      if (fd < 0) throw engram::StoreUnavailable("LogStore: cannot reopen " + file_.string() + ". Remediation: retry.");
+      ::close(std::exchange(fd_, fd));
+      db_ = Db{};
+    }
   }
   template <class Pred>
   std::size_t delete_where(Pred pred) {
@@ -252,6 +351,15 @@ class LogStore {
     if (::write(fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
       throw engram::StoreUnavailable("LogStore: write failed. Remediation: check disk space.");
     replay(db_, read_from(db_.offset));
+  }
+  static std::string read_all(int fd) {
+    std::string out;
+    char buf[1 << 16];
+    for (ssize_t n; (n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()))) != 0;) {
+      if (n < 0) throw engram::CheckpointError("LogStore: read failed. Remediation: retry.");
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
   }
   std::string read_from(std::size_t offset) const {
     struct stat st {};
@@ -320,11 +428,11 @@ class LogStore {
         e.embedding.resize(static_cast<std::size_t>(r.num()));
         for (float& x : e.embedding) x = std::bit_cast<float>(static_cast<std::uint32_t>(r.num()));
         db.next_id = std::max(db.next_id, e.id + 1);
-        db.changes.push_back({db.changes.size() + 1, e.id, engram::ChangeKind::kUpsert});
+        db.changes.push_back({++db.version, e.id, engram::ChangeKind::kUpsert});
         db.rows[e.id] = std::move(e);
       } else if (op == 'D') {
         const EntryId id = r.num();
-        if (db.rows.erase(id)) db.changes.push_back({db.changes.size() + 1, id, engram::ChangeKind::kDelete});
+        if (db.rows.erase(id)) db.changes.push_back({++db.version, id, engram::ChangeKind::kDelete});
       } else if (op == 'A') {
         const EntryId id = r.num();
         const Timestamp at{engram::Millis(r.num())};
@@ -335,6 +443,11 @@ class LogStore {
       } else if (op == 'Q') {
         std::string ns = r.str();
         db.quotas[ns] = static_cast<std::size_t>(r.num());
+      } else if (op == 'R') {  // a restore into this file: a new history starts (L2, L3)
+        db.version = static_cast<std::uint64_t>(r.num());
+        db.log_base = db.version;
+        db.changes.clear();
+        db.next_id = std::max(db.next_id, r.num());
       } else if (op == 'M') {
         std::string key = r.str();
         db.meta[key] = r.str();
@@ -347,7 +460,7 @@ class LogStore {
   }
 
   Location file_;
-  int fd_ = -1;
+  mutable int fd_ = -1;  // mutable: a read may follow the file to a restored one
   State state_ = kUnopened;
   mutable Db db_;  // a cache of the file, refreshed by every call
 };

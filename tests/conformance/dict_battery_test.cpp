@@ -11,6 +11,8 @@ struct DictFactory {
 
   engram::DictStore make() { return engram::DictStore(location_); }
   engram::DictStore::Location restore_location() { return engram::DictStore::make_location(); }
+  // The backing make() uses, so that the Lineage suite can restore into the live store.
+  engram::DictStore::Location live_location() { return location_; }
 
   // Breaks the exact-match index behind the store's back (a row the index no longer
   // knows), or the id allocator when there are no rows: integrity_check() must notice.

@@ -23,6 +23,8 @@ struct RedisFactoryOn {
   RedisFactoryOn() : options_(Server().options(fresh_prefix("battery"))) {}
   RedisStore make() { return RedisStore(options_); }
   RedisOptions restore_location() { return Server().options(fresh_prefix("restored")); }
+  // The key prefix make() uses, so that the Lineage suite can restore into the live store.
+  RedisOptions live_location() { return options_; }
 
   // Damages the lowest-id row behind the store's back: its embedding no longer has dim
   // floats and it is missing from the LRU index.

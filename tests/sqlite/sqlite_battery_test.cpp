@@ -31,6 +31,8 @@ struct SqliteFileFactory {
 
   SqliteStore make() { return SqliteStore(dir_ / "cache.db"); }
   SqliteStore::Location restore_location() { return dir_ / ("restored-" + std::to_string(++restores_) + ".db"); }
+  // The file make() opens, so that the Lineage suite can restore into the live store.
+  SqliteStore::Location live_location() { return dir_ / "cache.db"; }
 
   // Scribbles over the header and cell pointers of every page but the first (the schema) of
   // the closed database file (the last close checkpointed the WAL into it), as a failing disk
@@ -69,7 +71,8 @@ struct SqliteMemoryFactory {
   SqliteMemoryFactory& operator=(const SqliteMemoryFactory&) = delete;
 
   SqliteStore make() { return SqliteStore(uri_); }
-  // Restoring into memory would vanish on close; restores go to files.
+  // Restoring into memory would vanish on close; restores go to files. For the same reason
+  // there is no live_location(): the Lineage tests that restore into the live store skip.
   SqliteStore::Location restore_location() { return dir_ / ("restored-" + std::to_string(++restores_) + ".db"); }
 
   // The memory cannot be scribbled over from outside; damage it logically instead: an

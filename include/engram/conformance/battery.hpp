@@ -13,6 +13,9 @@
 //                                       // call is another handle (a "reopen") on the same data;
 //                                       // must work in a fork()ed child when shared
 //     MyStore::Location restore_location();  // a fresh, empty destination for restore_from
+//     MyStore::Location live_location();     // optional: the Location make() opens, so that a
+//                                            // snapshot can be restored INTO the live store
+//                                            // (suite Lineage); without it those tests skip
 //     void corrupt();                   // optional: damage the backing so that open() throws
 //                                       // StoreCorrupt or integrity_check() returns false
 //   };
@@ -21,8 +24,11 @@
 // and link GTest::gtest_main (or your own main). Tests are named
 // <Prefix>/<Suite>/0.<Test>, e.g. MyStore/Lifecycle/0.CloseIsIdempotent. The suites are
 // Lifecycle, RoundTrip, Namespaces, LruOrdering, UpdateDelete, Quotas, VersionAndChanges,
-// Meta, Integrity, SnapshotRestore, Robustness, Refinements and MultiProcess; the
-// MultiProcess tests skip themselves (GTEST_SKIP) when kSharedAcrossProcesses is false.
+// Lineage, Meta, Integrity, SnapshotRestore, Robustness, Refinements and MultiProcess. Tests
+// the factory cannot support skip themselves (GTEST_SKIP) and also print a line starting
+// "engram battery: SKIPPED" on stderr naming the factory and what was not checked: the
+// MultiProcess tests when kSharedAcrossProcesses is false, the Lineage tests that restore
+// into the live location when live_location() is absent.
 //
 // The battery opens every store with fingerprint "engram:conformance:v1:d8" and dimension
 // 8, except where a test deliberately uses another identity. It needs GoogleTest and POSIX
@@ -33,6 +39,7 @@
 #include "engram/conformance/common.hpp"
 #include "engram/conformance/integrity.hpp"
 #include "engram/conformance/lifecycle.hpp"
+#include "engram/conformance/lineage.hpp"
 #include "engram/conformance/lru_ordering.hpp"
 #include "engram/conformance/meta.hpp"
 #include "engram/conformance/multi_process.hpp"
@@ -72,6 +79,7 @@ concept StoreFactory = requires(F& f) {
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, UpdateDelete, ::testing::Types<Factory>);               \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Quotas, ::testing::Types<Factory>);                     \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, VersionAndChanges, ::testing::Types<Factory>);          \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Lineage, ::testing::Types<Factory>);                    \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Meta, ::testing::Types<Factory>);                       \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, Integrity, ::testing::Types<Factory>);                  \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, SnapshotRestore, ::testing::Types<Factory>);            \

@@ -14,21 +14,25 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -56,7 +60,39 @@ constexpr bool shared_across_processes() {
   else return false;
 }
 
+// A factory may provide live_location(): the Location of the backing that make() opens, so
+// that the battery can restore a snapshot INTO the live store (the lineage rules L2 and L3 of
+// docs/store-contract.md are about exactly that case). Optional so that factories written
+// before it existed keep compiling; the tests that need it skip loudly without it.
+template <class F>
+concept LiveLocationFactory = requires(F& f) {
+  { f.live_location() } -> std::convertible_to<typename F::StoreType::Location>;
+};
+
 namespace detail {
+
+// The factory's type, readable ("(anonymous namespace)::DictFactory"), for skip messages.
+template <class F>
+std::string type_name() {
+  int status = 0;
+  char* readable = abi::__cxa_demangle(typeid(F).name(), nullptr, nullptr, &status);
+  std::string out = status == 0 && readable ? readable : typeid(F).name();
+  std::free(readable);
+  return out;
+}
+
+// The reason a test is skipped, said twice: as GTEST_SKIP's message (which ctest and
+// --gtest_brief can hide) and as a line on stderr naming the test and the factory, because a
+// suite that silently skips lets a store pass requirements it was never checked against.
+template <class F>
+std::string loud_skip_reason(const std::string& reason) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string test = info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
+  std::string message = "NOT CHECKED for factory " + type_name<F>() + ": " + reason;
+  std::fprintf(stderr, "engram battery: SKIPPED %s -- %s\n", test.c_str(), message.c_str());
+  std::fflush(stderr);
+  return message;
+}
 
 // A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction. The battery
 // ships its own so that a third-party project needs nothing from engram's test tree.
@@ -234,6 +270,19 @@ std::vector<Change> all_changes(const S& s, std::uint64_t since = 0) {
     return {};
   }
   return *changes;
+}
+
+// insert_many when the store has it (one transaction), else insert in a loop, as the cache
+// does.
+template <class S>
+std::vector<EntryId> insert_batch(S& s, std::span<const StoredEntry> entries) {
+  if constexpr (BulkInsertStore<S>) {
+    return s.insert_many(entries);
+  } else {
+    std::vector<EntryId> ids;
+    for (const auto& e : entries) ids.push_back(s.insert(e));
+    return ids;
+  }
 }
 
 inline const char* kind_name(ChangeKind k) { return k == ChangeKind::kUpsert ? "upsert" : "delete"; }

@@ -6,7 +6,8 @@
 // the feed. Quotas and meta written by one process are seen by another.
 //
 // Runs only for factories with kSharedAcrossProcesses = true; for others every test is
-// skipped with GTEST_SKIP() (an in-process backing cannot be shared with a child).
+// skipped with GTEST_SKIP() (an in-process backing cannot be shared with a child), and the
+// skip names the factory on stderr too so that it cannot pass unnoticed.
 //
 // Children never return into GoogleTest: they report through their exit status (and a line
 // on stderr) and leave with _exit(). The parent waits at most two minutes per child.
@@ -103,9 +104,13 @@ template <class F>
 class MultiProcess : public StoreTestBase<F> {
  protected:
   void SetUp() override {
+    // Loud on purpose: a factory that forgets kSharedAcrossProcesses would otherwise pass
+    // without its store ever facing a second process.
     if constexpr (!shared_across_processes<F>())
-      GTEST_SKIP() << "the factory's backing is not shared across processes (kSharedAcrossProcesses is false "
-                      "or absent), so concurrent writers from several processes cannot be tested";
+      GTEST_SKIP() << detail::loud_skip_reason<F>(
+          "kSharedAcrossProcesses is false or absent, so the MultiProcess suite (concurrent writers in "
+          "several processes: unique ids, exact counts, no lost versions) did not run. Set "
+          "kSharedAcrossProcesses = true in the factory if make() works in a fork()ed child.");
   }
 
   // Forks `n` writers running body(store, index) on their own handle; fails the test on any

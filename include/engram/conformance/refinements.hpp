@@ -14,21 +14,6 @@ template <class F>
 class Refinements : public StoreTestBase<F> {};
 TYPED_TEST_SUITE_P(Refinements);
 
-namespace detail {
-
-template <class S>
-std::vector<EntryId> insert_batch(S& s, std::span<const StoredEntry> entries) {
-  if constexpr (BulkInsertStore<S>) {
-    return s.insert_many(entries);
-  } else {
-    std::vector<EntryId> ids;
-    for (const auto& e : entries) ids.push_back(s.insert(e));
-    return ids;
-  }
-}
-
-}  // namespace detail
-
 TYPED_TEST_P(Refinements, InsertManyReturnsIdsInOrderWithUpsertRules) {
   auto s = this->open_store();
   const EntryId existing = this->put(s, "ns", "existing");

@@ -1,8 +1,9 @@
 #pragma once
 // Battery suite "RoundTrip": insert then get_by_id / get_by_hash returns every field as
-// written (embeddings bit-exact, including -0.0f and denormals; unicode, NUL bytes and
-// 1 MiB payloads), upsert on (ns, hash) keeps the id and replaces every other field, ids are
-// assigned by the store.
+// written (embeddings bit-exact, including -0.0f and denormals; unicode, NUL bytes, raw UTF-8
+// metadata and 1 MiB payloads), an embedding whose length is not the opened dimension is
+// rejected without writing, upsert on (ns, hash) keeps the id and replaces every other
+// field, ids are assigned by the store.
 // Thread safety: test code, single-threaded.
 
 #include <cfloat>
@@ -67,10 +68,17 @@ TYPED_TEST_P(RoundTrip, EmbeddingsAreBitExact) {
     EXPECT_EQ(std::bit_cast<std::uint32_t>(back->embedding[i]), std::bit_cast<std::uint32_t>(e.embedding[i]))
         << "float " << i << " changed its bits";
   EXPECT_TRUE(std::signbit(back->embedding[0])) << "-0.0f must keep its sign";
+}
 
-  // A realistic width with values that print badly in decimal.
+// A realistic width with values that print badly in decimal. The store is opened with that
+// dimension (another identity than the battery's), because an embedding must have exactly
+// the opened dimension.
+TYPED_TEST_P(RoundTrip, WideEmbeddingsAreBitExact) {
+  constexpr std::size_t kWide = 1536;
+  auto s = this->make();
+  s.open("engram:conformance:v1:d1536", kWide);
   auto wide = detail::make_entry("ns", "wide");
-  wide.embedding.resize(1536);
+  wide.embedding.resize(kWide);
   for (std::size_t i = 0; i < wide.embedding.size(); ++i)
     wide.embedding[i] = static_cast<float>(1.0 / 3.0 + static_cast<double>(i) * 1e-7);
   wide.id = s.insert(wide);
@@ -92,6 +100,59 @@ TYPED_TEST_P(RoundTrip, UnicodeAndNulBytesSurvive) {
       << "a namespace must not be cut at its NUL byte";
   EXPECT_EQ(s.count(e.ns), 1u);
   EXPECT_EQ(s.list_namespaces(), std::vector<std::string>{e.ns});
+}
+
+// Metadata is stored as the bytes given, not re-encoded: raw multibyte UTF-8 (not \uXXXX
+// escapes) in keys and values, and the JSON escape \u0000 (six bytes), survive byte-exact,
+// also after a reopen and through iter_all. A store that parses and re-serializes the JSON
+// (cjson in a Redis script, say) would turn "名前" into escapes or cut the string at NUL.
+TYPED_TEST_P(RoundTrip, RawUtf8AndEscapedNulInMetadataAreByteExact) {
+  using namespace std::string_literals;
+  auto e = detail::make_entry("ns", "utf8");
+  e.metadata = "{\"名前\":\"値 \xf0\x9f\x98\x80 caf\xc3\xa9\",\"nul\":\"a\\u0000b\",\"emoji\":\"\xf0\x9f\x94\x91\"}";
+  e.query = "名前は? \0 raw NUL"s;
+  e.response = "\xf0\x9f\x98\x80\0\xe5\x80\xa4"s;
+  {
+    auto s = this->open_store();
+    e.id = s.insert(e);
+    EXPECT_TRUE(detail::same_entry(s.get_by_id(e.id), e));
+    EXPECT_TRUE(detail::same_entry(s.get_by_hash("ns", e.query_hash), e));
+    s.close();
+  }
+  auto s = this->open_store();
+  EXPECT_TRUE(detail::same_entry(s.get_by_id(e.id), e)) << "after a reopen";
+  const auto all = detail::all_entries(s);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_TRUE(detail::same_entry(all[0], e)) << "through iter_all";
+}
+
+// An embedding must have exactly the dimension the store was opened with: any other length
+// (shorter, longer, empty) throws InvalidArgument and writes nothing, neither a new row nor
+// an upsert of an existing one, and the counter and feed do not move.
+TYPED_TEST_P(RoundTrip, WrongEmbeddingLengthThrowsAndWritesNothing) {
+  auto s = this->open_store();
+  auto good = detail::make_entry("ns", "good");
+  good.id = s.insert(good);
+  const std::uint64_t counter = s.read_version_counter();
+  for (std::size_t len : {kDim - 1, kDim + 1, std::size_t{0}, 2 * kDim}) {
+    auto bad = detail::make_entry("ns", "bad");
+    bad.embedding = detail::embedding_of(3, len);
+    EXPECT_THROW(s.insert(bad), InvalidArgument) << "an embedding of " << len << " floats in a store of dim " << kDim;
+    auto upsert = detail::make_entry("ns", "good", 99);
+    upsert.embedding = detail::embedding_of(4, len);
+    EXPECT_THROW(s.insert(upsert), InvalidArgument) << "an upsert with " << len << " floats";
+    if constexpr (BulkInsertStore<typename TypeParam::StoreType>) {
+      std::vector<StoredEntry> batch = {detail::make_entry("ns", "batch-ok"), bad};
+      EXPECT_THROW(s.insert_many(std::span<const StoredEntry>(batch)), InvalidArgument)
+          << "insert_many with one bad entry of " << len << " floats";
+    }
+  }
+  EXPECT_EQ(s.count(), 1u) << "nothing was written";
+  EXPECT_EQ(s.read_version_counter(), counter) << "a rejected insert is not a change";
+  EXPECT_EQ(detail::all_changes(s).size(), counter);
+  EXPECT_TRUE(detail::same_entry(s.get_by_id(good.id), good)) << "a rejected upsert leaves the row as it was";
+  EXPECT_FALSE(s.get_by_hash("ns", detail::make_entry("ns", "batch-ok").query_hash).has_value())
+      << "insert_many is all-or-nothing";
 }
 
 TYPED_TEST_P(RoundTrip, LargePayloadsSurvive) {
@@ -208,9 +269,11 @@ TYPED_TEST_P(RoundTrip, IdsArePositiveUniqueAndIncreasing) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(RoundTrip, InsertThenGetByIdReturnsEveryField, GetByHashIsNamespaceScoped,
-                            MissingLookupsReturnNullopt, EmbeddingsAreBitExact, UnicodeAndNulBytesSurvive,
-                            LargePayloadsSurvive, EmptyStringsAndDefaultNamespace, TtlAndTimestampsRoundTrip,
-                            InsertIgnoresCallerId, UpsertKeepsIdAndReplacesEveryField,
-                            SameHashInOtherNamespaceIsAnotherRow, IdsArePositiveUniqueAndIncreasing);
+                            MissingLookupsReturnNullopt, EmbeddingsAreBitExact, WideEmbeddingsAreBitExact,
+                            UnicodeAndNulBytesSurvive, RawUtf8AndEscapedNulInMetadataAreByteExact,
+                            WrongEmbeddingLengthThrowsAndWritesNothing, LargePayloadsSurvive,
+                            EmptyStringsAndDefaultNamespace, TtlAndTimestampsRoundTrip, InsertIgnoresCallerId,
+                            UpsertKeepsIdAndReplacesEveryField, SameHashInOtherNamespaceIsAnotherRow,
+                            IdsArePositiveUniqueAndIncreasing);
 
 }  // namespace engram::conformance

@@ -3,8 +3,8 @@
 // restore_from() into Factory::restore_location(): the result is unopened, opens with the
 // same embedder identity (and rejects another), and holds every row bit-exact with its id,
 // every quota and every meta value as of the snapshot. Later writes on either side do not
-// leak into the other; ids are not reused after a restore; unreadable or damaged snapshot
-// files are reported as StoreError subclasses.
+// leak into the other; ids are not reused after a restore; an unwritable snapshot target and
+// a missing snapshot file are CheckpointErrors, damaged snapshot files are reported.
 // Thread safety: test code, single-threaded.
 
 #include <fstream>
@@ -155,18 +155,34 @@ TYPED_TEST_P(SnapshotRestore, EmptyStoreRoundTrips) {
   EXPECT_TRUE(restored.integrity_check());
 }
 
-TYPED_TEST_P(SnapshotRestore, UnwritableDestinationThrowsStoreError) {
+// Contract row B5: a snapshot into a place that cannot be written is a CheckpointError (not
+// just any StoreError), and the store stays usable.
+TYPED_TEST_P(SnapshotRestore, UnwritableDestinationThrowsCheckpointError) {
   detail::ScratchDir dir;
   auto s = this->open_store();
   this->put(s, "ns", "k");
-  EXPECT_THROW(s.snapshot_to(dir / "no-such-dir" / "deeper" / "snap"), StoreError);
+  EXPECT_THROW(s.snapshot_to(dir / "no-such-dir" / "deeper" / "snap"), CheckpointError);
   EXPECT_EQ(s.count(), 1u) << "a failed snapshot leaves the store usable";
+  this->put(s, "ns", "k2");
+  EXPECT_EQ(s.count(), 2u);
 }
 
-TYPED_TEST_P(SnapshotRestore, MissingSnapshotThrowsStoreError) {
+// Contract row B10: restore_from itself throws CheckpointError for a snapshot file that does
+// not exist. Returning a store that later opens with integrity_check() false is not enough:
+// the operator must learn at restore time that nothing was restored. When the factory names
+// its live location, a failed restore into it must also leave the live store as it was.
+TYPED_TEST_P(SnapshotRestore, MissingSnapshotThrowsCheckpointError) {
+  using S = typename TypeParam::StoreType;
   detail::ScratchDir dir;
-  EXPECT_TRUE(this->restore_reports_problem(dir / "missing"))
-      << "restoring from a file that does not exist must fail with a StoreError";
+  EXPECT_THROW((void)S::restore_from(dir / "missing", this->factory_.restore_location()), CheckpointError)
+      << "restoring from a file that does not exist must throw CheckpointError from restore_from";
+  if constexpr (LiveLocationFactory<TypeParam>) {
+    auto s = this->open_store();
+    const EntryId id = this->put(s, "ns", "k");
+    EXPECT_THROW((void)S::restore_from(dir / "missing", this->factory_.live_location()), CheckpointError);
+    EXPECT_TRUE(s.get_by_id(id).has_value()) << "a failed restore leaves the destination as it was";
+    EXPECT_EQ(s.read_version_counter(), 1u);
+  }
 }
 
 TYPED_TEST_P(SnapshotRestore, DamagedSnapshotIsReported) {
@@ -190,7 +206,7 @@ TYPED_TEST_P(SnapshotRestore, DamagedSnapshotIsReported) {
 
 REGISTER_TYPED_TEST_SUITE_P(SnapshotRestore, RoundTripKeepsRowsQuotasAndMeta, RestoredStoreKeepsEmbedderIdentity,
                             SnapshotIsPointInTimeAndCopiesAreIndependent, RestoredStoreDoesNotReuseIds,
-                            EmptyStoreRoundTrips, UnwritableDestinationThrowsStoreError,
-                            MissingSnapshotThrowsStoreError, DamagedSnapshotIsReported);
+                            EmptyStoreRoundTrips, UnwritableDestinationThrowsCheckpointError,
+                            MissingSnapshotThrowsCheckpointError, DamagedSnapshotIsReported);
 
 }  // namespace engram::conformance

@@ -1,9 +1,9 @@
 #pragma once
-// Battery suite "UpdateDelete": update_access (count + 1, timestamp, nothing else changes,
-// missing id is a no-op), delete_by_id, delete_expired at the exact created_at + ttl == now
-// boundary and per namespace, clear_namespace, delete_many (missing and repeated ids), and
-// ids never reused after a delete.
-// Thread safety: test code, single-threaded.
+// Battery suite "UpdateDelete": update_access (count + 1, timestamp stored as given even
+// when older, nothing else changes, missing id is a no-op), delete_by_id, delete_expired at
+// the exact created_at + ttl == now boundary and per namespace, clear_namespace, delete_many (missing and repeated
+// ids), rows deleted by every path staying gone after a reopen, and ids never reused after a delete. Thread safety:
+// test code, single-threaded.
 
 #include "engram/conformance/common.hpp"
 
@@ -27,6 +27,22 @@ TYPED_TEST_P(UpdateDelete, UpdateAccessCountsAndStamps) {
   e.last_accessed_at = detail::at(900);
   EXPECT_TRUE(detail::same_entry(s.get_by_id(e.id), e));
   EXPECT_TRUE(detail::same_entry(s.get_by_hash("ns", e.query_hash), e));
+}
+
+// Contract row M6: update_access stores `now` as given, even when it is older than the
+// stored last_accessed_at (touch_many is the one that keeps the maximum), and the LRU order
+// follows the stored value.
+TYPED_TEST_P(UpdateDelete, UpdateAccessStoresOlderNowAsGiven) {
+  auto s = this->open_store();
+  auto e = detail::make_entry("ns", "k", 500);
+  e.id = s.insert(e);
+  const EntryId other = this->put(s, "ns", "other", 300);
+  s.update_access(e.id, detail::at(900));
+  s.update_access(e.id, detail::at(250));  // older than both the previous access and created_at
+  e.access_count = 2;
+  e.last_accessed_at = detail::at(250);
+  EXPECT_TRUE(detail::same_entry(s.get_by_id(e.id), e)) << "the older `now` is stored as given, not max()";
+  EXPECT_EQ(s.iter_lru_ids(2), (std::vector<EntryId>{e.id, other})) << "LRU order uses the stored, older time";
 }
 
 TYPED_TEST_P(UpdateDelete, UpdateAccessOnMissingIdIsNoOp) {
@@ -178,9 +194,56 @@ TYPED_TEST_P(UpdateDelete, IdsAreNeverReused) {
   EXPECT_GT(e, highest) << "ids keep increasing across a reopen of an emptied store";
 }
 
-REGISTER_TYPED_TEST_SUITE_P(UpdateDelete, UpdateAccessCountsAndStamps, UpdateAccessOnMissingIdIsNoOp,
-                            DeleteByIdRemovesOnce, DeleteExpiredBoundaryIsInclusive,
-                            DeleteExpiredUsesCreatedAtNotLastAccess, DeleteExpiredScopedToNamespace,
-                            ClearNamespaceTouchesNothingElse, DeleteManyCountsOnlyRemovedRows, IdsAreNeverReused);
+// Rows removed by each delete path stay gone for a new handle after a reopen: no lookup,
+// count, namespace list or iteration brings them back, and their delete records persist.
+TYPED_TEST_P(UpdateDelete, DeletedRowsStayGoneAfterReopen) {
+  std::vector<StoredEntry> deleted;
+  EntryId kept = 0;
+  std::uint64_t counter = 0;
+  {
+    auto s = this->open_store();
+    kept = this->put(s, "keep", "k");
+    auto by_id = detail::make_entry("ns", "by-id");
+    by_id.id = s.insert(by_id);
+    auto expiring = detail::make_entry("ns", "expiring", 0);
+    expiring.ttl = Millis(5);
+    expiring.id = s.insert(expiring);
+    auto cleared = detail::make_entry("cleared", "c");
+    cleared.id = s.insert(cleared);
+    auto many = detail::make_entry("ns", "many");
+    many.id = s.insert(many);
+    EXPECT_TRUE(s.delete_by_id(by_id.id));
+    EXPECT_EQ(s.delete_expired(detail::at(5)), 1u);
+    EXPECT_EQ(s.clear_namespace("cleared"), 1u);
+    const EntryId ids[] = {many.id};
+    EXPECT_EQ(s.delete_many(ids), 1u);
+    deleted = {by_id, expiring, cleared, many};
+    counter = s.read_version_counter();
+    s.close();
+  }
+  auto s = this->open_store();
+  for (const auto& e : deleted) {
+    EXPECT_FALSE(s.get_by_id(e.id).has_value()) << "row " << e.id << " came back after a reopen";
+    EXPECT_FALSE(s.get_by_hash(e.ns, e.query_hash).has_value()) << "row " << e.id << " came back after a reopen";
+  }
+  EXPECT_EQ(s.count(), 1u);
+  EXPECT_EQ(s.count("cleared"), 0u);
+  EXPECT_EQ(s.list_namespaces(), std::vector<std::string>{"keep"});
+  EXPECT_EQ(detail::all_ids(s), std::vector<EntryId>{kept});
+  EXPECT_EQ(s.iter_lru_ids(10), std::vector<EntryId>{kept});
+  EXPECT_EQ(s.read_version_counter(), counter);
+  const auto tail = detail::all_changes(s, counter - 4);
+  ASSERT_EQ(tail.size(), 4u);
+  for (std::size_t i = 0; i < tail.size(); ++i) {
+    EXPECT_EQ(tail[i].kind, ChangeKind::kDelete);
+    EXPECT_EQ(tail[i].id, deleted[i].id);
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(UpdateDelete, UpdateAccessCountsAndStamps, UpdateAccessStoresOlderNowAsGiven,
+                            UpdateAccessOnMissingIdIsNoOp, DeleteByIdRemovesOnce, DeletedRowsStayGoneAfterReopen,
+                            DeleteExpiredBoundaryIsInclusive, DeleteExpiredUsesCreatedAtNotLastAccess,
+                            DeleteExpiredScopedToNamespace, ClearNamespaceTouchesNothingElse,
+                            DeleteManyCountsOnlyRemovedRows, IdsAreNeverReused);
 
 }  // namespace engram::conformance
