@@ -616,6 +616,38 @@ TEST(RedisStore, RestoreFailingMidwayLeavesTheDestinationAsItWas) {
   EXPECT_TRUE(restored.integrity_check());
 }
 
+// Runs restore_from(snapshot, dest) in a forked child and returns once at least 256 rows are
+// staged: the child's pid and its staging base "{prefix}:s:<token>:" (empty when the child
+// finished before it could be caught). The child exits 0 on success, 2 on CheckpointError,
+// 1 on any other exception.
+std::pair<pid_t, std::string> restore_in_child_caught_midway(RedisServer& server, const std::filesystem::path& snapshot,
+                                                             const RedisOptions& dest) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 0;
+    try {
+      (void)RedisStore::restore_from(snapshot, dest);
+    } catch (const CheckpointError&) {
+      code = 2;
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  // "{prefix}:s:<token>:ready" names the staging area; its "ids" key counts the staged rows.
+  const std::string staging_ready = "{" + dest.key_prefix + "}:s:*:ready";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (pid > 0 && std::chrono::steady_clock::now() < deadline) {
+    const std::string ready = server.cli({"KEYS", staging_ready});
+    if (!ready.empty()) {
+      const std::string base = ready.substr(0, ready.size() - 5);
+      if (std::stoll(server.cli({"ZCARD", base + "ids"})) >= 256) return {pid, base};
+    }
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return {0, ""};
+  }
+  return {pid, ""};
+}
+
 TEST(RedisStore, RestoreKilledMidwayLeavesTheDestinationAsItWas) {
   RedisServer server;
   ASSERT_NO_THROW(server.start());
@@ -623,40 +655,16 @@ TEST(RedisStore, RestoreKilledMidwayLeavesTheDestinationAsItWas) {
   make_snapshot(server, dir / "snap", 6000, 4096);  // ~24 MiB: long enough to be caught midway
   const auto dest = make_live_destination(server);
   const std::string before = key_listing(server, dest.key_prefix);
-  // "{prefix}:s:<token>:ready" names the staging area; its "ids" key counts the staged rows.
-  const std::string staging_ready = "{" + dest.key_prefix + "}:s:*:ready";
 
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    try {
-      (void)RedisStore::restore_from(dir / "snap", dest);
-    } catch (...) {
-      ::_exit(1);
-    }
-    ::_exit(0);
-  }
-  // Kill the restoring process as soon as some rows are staged (it gets no chance to clean up).
-  bool caught_midway = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::string ready = server.cli({"KEYS", staging_ready});
-    if (!ready.empty() && std::stoll(server.cli({"ZCARD", ready.substr(0, ready.size() - 5) + "ids"})) >= 256) {
-      caught_midway = true;
-      break;
-    }
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) break;
-  }
+  // Kill the restoring process once some rows are staged: it gets no chance to clean up.
+  auto [pid, staging] = restore_in_child_caught_midway(server, dir / "snap", dest);
+  ASSERT_GT(pid, 0) << "fork failed, or the restore finished before it could be interrupted";
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
-  ASSERT_TRUE(caught_midway) << "the restore finished before it could be interrupted";
+  ASSERT_FALSE(staging.empty()) << "the restore finished before it could be interrupted";
 
   expect_live_destination_intact(dest, before, server);
-  std::string leftover = server.cli({"KEYS", staging_ready});
-  if (!leftover.empty()) leftover = leftover.substr(0, leftover.size() - 5) + "ids";
-  ASSERT_FALSE(leftover.empty()) << "the killed restore left its staging area";
-  EXPECT_GT(std::stoll(server.cli({"PTTL", leftover})), 0) << "abandoned staging keys expire by themselves";
+  EXPECT_GT(std::stoll(server.cli({"PTTL", staging + "ids"})), 0) << "abandoned staging keys expire by themselves";
 
   auto restored = RedisStore::restore_from(dir / "snap", dest);
   restored.open(kFp, kDim);
@@ -665,6 +673,32 @@ TEST(RedisStore, RestoreKilledMidwayLeavesTheDestinationAsItWas) {
   EXPECT_EQ(server.cli({"KEYS", "{" + dest.key_prefix + "}:s:*"}), "") << "the abandoned staging area is gone";
   EXPECT_EQ(server.cli({"PTTL", "{" + dest.key_prefix + "}:ids"}), "-1") << "restored keys do not expire";
   EXPECT_TRUE(restored.integrity_check());
+}
+
+TEST(RedisStore, RestoreRefusesAStagingAreaThatLostKeys) {
+  // A volatile-* eviction policy may drop staging keys (they carry a TTL): the switch counts
+  // them and refuses, leaving the destination as it was.
+  RedisServer server;
+  ASSERT_NO_THROW(server.start());
+  testing::TempDir dir;
+  make_snapshot(server, dir / "snap", 6000, 4096);
+  const auto dest = make_live_destination(server);
+  const std::string before = key_listing(server, dest.key_prefix);
+
+  auto [pid, staging] = restore_in_child_caught_midway(server, dir / "snap", dest);
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGSTOP);
+  if (staging.empty()) ::kill(pid, SIGKILL);
+  ASSERT_FALSE(staging.empty()) << "the restore finished before it could be interrupted";
+  EXPECT_EQ(server.cli({"DEL", staging + "e:0000000000000000007"}), "1");  // "evicted"
+  ::kill(pid, SIGCONT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2) << "the restore did not report CheckpointError";
+
+  expect_live_destination_intact(dest, before, server);
+  EXPECT_EQ(server.cli({"KEYS", "{" + dest.key_prefix + "}:s:*"}), "") << "the refused staging area is removed";
 }
 
 // LINEAGE.md L2/L3 (and L1 afterwards) for a restore into a live prefix.

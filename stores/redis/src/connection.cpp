@@ -173,9 +173,9 @@ void RedisConnection::check_error(const redisReply* reply, std::string_view duri
   }
   if (msg.find("ENGRAM_RESTORE_INCOMPLETE") != std::string::npos) {
     throw CheckpointError(head +
-                          "another restore into the same prefix switched in first and removed this "
-                          "one's staging area; the prefix holds that restore's data. Run restore again "
-                          "if this snapshot should win.");
+                          "another restore into the same prefix switched in first (the prefix holds its "
+                          "data), or Redis evicted staging keys (use maxmemory-policy noeviction while "
+                          "restoring). The destination was not changed by this restore; run it again.");
   }
   if (starts_with(msg, "MOVED") || starts_with(msg, "ASK")) {
     throw StoreError(head +

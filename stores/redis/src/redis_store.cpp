@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "connection.hpp"
@@ -765,6 +766,12 @@ RedisStore RedisStore::restore_from(const std::filesystem::path& src, RedisOptio
     }
     conn.pipeline(head);
 
+    // How many keys the staging area must hold when the switch runs (see kRestoreSwitch):
+    // "ready", meta and quota when not empty, one hash per row, ids/lru/nsc (and exp) when
+    // there are rows (with a ttl), and ids/lru/hx (and exp) per namespace.
+    std::size_t staged_keys = 1 + (reader.meta().empty() ? 0 : 1) + (reader.quotas().empty() ? 0 : 1);
+    std::set<std::string> namespaces, namespaces_with_ttl;
+
     // Rows are streamed: one batch in memory at a time, whatever the file's size.
     std::vector<StoredEntry> batch;
     batch.reserve(kRestoreBatch);
@@ -781,11 +788,16 @@ RedisStore RedisStore::restore_from(const std::filesystem::path& src, RedisOptio
     };
     StoredEntry row;
     while (reader.next_row(row)) {
+      namespaces.insert(row.ns);
+      if (row.ttl) namespaces_with_ttl.insert(row.ns);
       batch.push_back(std::move(row));
       if (batch.size() == kRestoreBatch) flush();
     }
     flush();
     reader.finish();  // checksum over the whole file: only now may it be applied
+    staged_keys += reader.row_count() + 3 * namespaces.size() + namespaces_with_ttl.size();
+    if (reader.row_count() > 0) staged_keys += 3;
+    if (!namespaces_with_ttl.empty()) staged_keys += 1;
 
     Args sw;
     sw.add(conn.base())
@@ -793,7 +805,8 @@ RedisStore RedisStore::restore_from(const std::filesystem::path& src, RedisOptio
         .own(glob_escape(conn.base()) + "*")
         .own(std::to_string(reader.row_count()))
         .own(std::to_string(reader.version_counter()))
-        .own(std::to_string(reader.next_id()));
+        .own(std::to_string(reader.next_id()))
+        .own(std::to_string(staged_keys));
     conn.eval(ScriptId::kRestoreSwitch, sw);
   } catch (const StoreCorrupt&) {
     drop_staging(conn, staging);

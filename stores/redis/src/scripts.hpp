@@ -282,11 +282,14 @@ for _, k in ipairs({B .. 'nsc', B .. 'ids', B .. 'lru'}) do redis.call('PEXPIRE'
 return 1
 )lua";
 
-// restore_switch: ARGV B S pattern rows snapshot_ver snapshot_next_id. Replaces the content
-// of B with the staging area S in one atomic step (a script: no other command runs in between,
-// so every other handle and writer sees the old content or the new one, never a mix).
-//   * Refuses (ENGRAM_RESTORE_INCOMPLETE, nothing changed) unless S's "ready" marker exists
-//     and S holds `rows` rows: another restore's switch removed this one's staging area.
+// restore_switch: ARGV B S pattern rows snapshot_ver snapshot_next_id staged_keys. Replaces
+// the content of B with the staging area S in one atomic step (a script: no other command
+// runs in between, so every other handle and writer sees the old content or the new one,
+// never a mix).
+//   * Refuses (ENGRAM_RESTORE_INCOMPLETE, nothing changed) unless S's "ready" marker exists,
+//     S holds `rows` rows and exactly `staged_keys` keys (the number the client wrote): another
+//     restore's switch removed this staging area, or Redis evicted some of its keys (they
+//     carry a TTL, so a volatile-* maxmemory policy may pick them).
 //   * Finds every key matching `pattern` (B, glob-escaped, then '*'): keys under S are moved
 //     to B (RENAME + PERSIST), every other key (old rows, indexes, feed, stray keys of a
 //     damaged prefix, abandoned staging areas) is deleted.
@@ -323,6 +326,9 @@ repeat
     end
   end
 until cursor == '0'
+if #staged ~= tonumber(ARGV[7]) then
+  return redis.error_reply('ENGRAM_RESTORE_INCOMPLETE the staging area of this restore lost keys')
+end
 for _, k in ipairs(old) do redis.call('DEL', k) end
 redis.call('DEL', S .. 'ready')
 for _, k in ipairs(staged) do
