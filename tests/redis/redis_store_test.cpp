@@ -1,19 +1,32 @@
 // RedisStore behaviour specific to Redis, against a real redis-server: namespace encoding,
 // bit-exact binary data, script reloading, outages and reconnection, snapshots between
-// prefixes, authentication, unix sockets, databases, feed retention and fork safety.
+// prefixes, atomic restores (a failure or crash mid-restore leaves the destination as it
+// was), lineage across a restore into a live prefix, snapshot files (private, never written
+// through a planted symlink, a non-snapshot refused at its magic, damage refused with the
+// destination untouched), authentication, unix sockets, databases, feed retention and fork
+// safety.
 // The Store contract itself is proven by the battery (redis_battery_test.cpp).
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engram/errors.hpp"
@@ -485,6 +498,423 @@ TEST(RedisStore, MovedFromHandleIsClosed) {
   EXPECT_THROW((void)s.count(), CacheClosed);  // NOLINT(bugprone-use-after-move): on purpose
   EXPECT_FALSE(s.integrity_check());
   s.close();
+}
+
+// ---- restore: atomic, lineage ------------------------------------------------------------
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::filesystem::path& p, std::string_view bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Every key of the prefix except a restore's staging area ("{prefix}:s:..."), sorted: equal
+// before and after means the destination's content keys were not added, removed or renamed.
+std::string key_listing(RedisServer& server, const std::string& prefix) {
+  std::stringstream in(server.cli({"KEYS", "{" + prefix + "}:*"}));
+  std::vector<std::string> keys;
+  for (std::string k; std::getline(in, k);)
+    if (!k.empty() && k.rfind("{" + prefix + "}:s:", 0) != 0) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  std::string out;
+  for (const auto& k : keys) out += k + "\n";
+  return out;
+}
+
+std::vector<StoredEntry> all_rows(RedisStore& s) {
+  std::vector<StoredEntry> rows;
+  s.iter_all([&](const StoredEntry& e) {
+    rows.push_back(e);
+    return true;
+  });
+  return rows;
+}
+
+// A snapshot of `rows` rows of `payload` bytes each, written from a throw-away prefix.
+void make_snapshot(RedisServer& server, const std::filesystem::path& path, int rows, std::size_t payload) {
+  const std::string prefix = fresh_prefix("src");
+  auto src = open_store(server.options(prefix));
+  std::vector<StoredEntry> batch;
+  for (int i = 0; i < rows; ++i) {
+    auto e = entry("snap" + std::to_string(i % 3), "s" + std::to_string(i));
+    e.response.assign(payload, static_cast<char>('a' + i % 26));
+    batch.push_back(std::move(e));
+    if (batch.size() == 200 || i + 1 == rows) {
+      src.insert_many(batch);
+      batch.clear();
+    }
+  }
+  src.snapshot_to(path);
+  server.cli({"EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", "0",
+              "{" + prefix + "}:*"});
+}
+
+// A live destination: 50 rows, one deleted, meta and a quota.
+RedisOptions make_live_destination(RedisServer& server) {
+  auto options = server.options(fresh_prefix("dest"));
+  auto live = open_store(options);
+  for (int i = 0; i < 50; ++i) live.insert(entry("live", "k" + std::to_string(i)));
+  EXPECT_TRUE(live.delete_by_id(50));
+  live.set_namespace_quota("live", 99);
+  return options;
+}
+
+void expect_live_destination_intact(const RedisOptions& options, const std::string& before_keys, RedisServer& server) {
+  EXPECT_EQ(key_listing(server, options.key_prefix), before_keys) << "the destination's keys changed";
+  RedisStore s(options);
+  ASSERT_NO_THROW(s.open(kFp, kDim)) << "the old content must still open";
+  EXPECT_EQ(s.count(), 49u);
+  EXPECT_EQ(s.count("live"), 49u);
+  EXPECT_EQ(s.read_version_counter(), 51u);
+  EXPECT_EQ(s.get_namespace_quota("live"), std::optional<std::size_t>(99));
+  EXPECT_TRUE(s.integrity_check());
+}
+
+std::uint64_t used_memory(RedisServer& server) {
+  const std::string info = server.cli({"INFO", "memory"});
+  const auto at = info.find("used_memory:");
+  return std::stoull(info.substr(at + 12));
+}
+
+TEST(RedisStore, RestoreFailingMidwayLeavesTheDestinationAsItWas) {
+  RedisServer server;
+  ASSERT_NO_THROW(server.start());
+  testing::TempDir dir;
+  make_snapshot(server, dir / "snap", 2000, 2048);  // ~4 MiB of responses: eight batches
+  const auto dest = make_live_destination(server);
+  const std::string before = key_listing(server, dest.key_prefix);
+
+  // Room for roughly a quarter of the staged rows: the first batches land, then Redis answers
+  // OOM in the middle of the restore.
+  server.cli({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  server.cli({"CONFIG", "SET", "maxmemory", std::to_string(used_memory(server) + (1u << 20))});
+  try {
+    (void)RedisStore::restore_from(dir / "snap", dest);
+    ADD_FAILURE() << "the restore succeeded although Redis ran out of memory";
+  } catch (const StoreError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("destination is unchanged"), std::string::npos) << what;
+    EXPECT_NE(what.find("OOM"), std::string::npos) << "failed for another reason than memory: " << what;
+    EXPECT_NE(what.find("Remediation:"), std::string::npos) << what;
+  }
+  server.cli({"CONFIG", "SET", "maxmemory", "0"});
+
+  expect_live_destination_intact(dest, before, server);
+  EXPECT_EQ(server.cli({"KEYS", "{" + dest.key_prefix + "}:s:*"}), "") << "the staging area is removed";
+
+  // The retry succeeds, past the old counter and ids.
+  auto restored = RedisStore::restore_from(dir / "snap", dest);
+  restored.open(kFp, kDim);
+  EXPECT_EQ(restored.count(), 2000u);
+  EXPECT_EQ(restored.count("live"), 0u);
+  EXPECT_GT(restored.read_version_counter(), 51u);
+  EXPECT_GT(restored.insert(entry("after", "x")), 2000);
+  EXPECT_TRUE(restored.integrity_check());
+}
+
+// Runs restore_from(snapshot, dest) in a forked child and returns once at least 256 rows are
+// staged: the child's pid and its staging base "{prefix}:s:<token>:" (empty when the child
+// finished before it could be caught). The child exits 0 on success, 2 on CheckpointError,
+// 1 on any other exception.
+std::pair<pid_t, std::string> restore_in_child_caught_midway(RedisServer& server, const std::filesystem::path& snapshot,
+                                                             const RedisOptions& dest) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 0;
+    try {
+      (void)RedisStore::restore_from(snapshot, dest);
+    } catch (const CheckpointError&) {
+      code = 2;
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  // "{prefix}:s:<token>:ready" names the staging area; its "ids" key counts the staged rows.
+  const std::string staging_ready = "{" + dest.key_prefix + "}:s:*:ready";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (pid > 0 && std::chrono::steady_clock::now() < deadline) {
+    const std::string ready = server.cli({"KEYS", staging_ready});
+    if (!ready.empty()) {
+      const std::string base = ready.substr(0, ready.size() - 5);
+      if (std::stoll(server.cli({"ZCARD", base + "ids"})) >= 256) return {pid, base};
+    }
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return {0, ""};
+  }
+  return {pid, ""};
+}
+
+TEST(RedisStore, RestoreKilledMidwayLeavesTheDestinationAsItWas) {
+  RedisServer server;
+  ASSERT_NO_THROW(server.start());
+  testing::TempDir dir;
+  make_snapshot(server, dir / "snap", 6000, 4096);  // ~24 MiB: long enough to be caught midway
+  const auto dest = make_live_destination(server);
+  const std::string before = key_listing(server, dest.key_prefix);
+
+  // Kill the restoring process once some rows are staged: it gets no chance to clean up.
+  auto [pid, staging] = restore_in_child_caught_midway(server, dir / "snap", dest);
+  ASSERT_GT(pid, 0) << "fork failed, or the restore finished before it could be interrupted";
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_FALSE(staging.empty()) << "the restore finished before it could be interrupted";
+
+  expect_live_destination_intact(dest, before, server);
+  EXPECT_GT(std::stoll(server.cli({"PTTL", staging + "ids"})), 0) << "abandoned staging keys expire by themselves";
+
+  auto restored = RedisStore::restore_from(dir / "snap", dest);
+  restored.open(kFp, kDim);
+  EXPECT_EQ(restored.count(), 6000u);
+  EXPECT_GT(restored.read_version_counter(), 51u);
+  EXPECT_EQ(server.cli({"KEYS", "{" + dest.key_prefix + "}:s:*"}), "") << "the abandoned staging area is gone";
+  EXPECT_EQ(server.cli({"PTTL", "{" + dest.key_prefix + "}:ids"}), "-1") << "restored keys do not expire";
+  EXPECT_TRUE(restored.integrity_check());
+}
+
+TEST(RedisStore, RestoreRefusesAStagingAreaThatLostKeys) {
+  // A volatile-* eviction policy may drop staging keys (they carry a TTL): the switch counts
+  // them and refuses, leaving the destination as it was.
+  RedisServer server;
+  ASSERT_NO_THROW(server.start());
+  testing::TempDir dir;
+  make_snapshot(server, dir / "snap", 6000, 4096);
+  const auto dest = make_live_destination(server);
+  const std::string before = key_listing(server, dest.key_prefix);
+
+  auto [pid, staging] = restore_in_child_caught_midway(server, dir / "snap", dest);
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGSTOP);
+  if (staging.empty()) ::kill(pid, SIGKILL);
+  ASSERT_FALSE(staging.empty()) << "the restore finished before it could be interrupted";
+  EXPECT_EQ(server.cli({"DEL", staging + "e:0000000000000000007"}), "1");  // "evicted"
+  ::kill(pid, SIGCONT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2) << "the restore did not report CheckpointError";
+
+  expect_live_destination_intact(dest, before, server);
+  EXPECT_EQ(server.cli({"KEYS", "{" + dest.key_prefix + "}:s:*"}), "") << "the refused staging area is removed";
+}
+
+// LINEAGE.md L2/L3 (and L1 afterwards) for a restore into a live prefix.
+TEST(RedisStore, RestoreIntoLivePrefixResetsLineage) {
+  auto& server = RedisEnvironment::plain();
+  testing::TempDir dir;
+  make_snapshot(server, dir / "small", 3, 10);  // counter 3 (one insert_many), ids 1..3
+  make_snapshot(server, dir / "large", 30, 10);
+
+  const auto options = make_live_destination(server);  // counter 51, ids 1..50
+  RedisStore reader(options);
+  reader.open(kFp, kDim);
+  ASSERT_EQ(reader.read_version_counter(), 51u);
+
+  auto r = RedisStore::restore_from(dir / "small", options);
+  r.open(kFp, kDim);
+  const std::uint64_t n = r.read_version_counter();
+  EXPECT_GE(n, 52u);
+  for (std::uint64_t v = 0; v < n; ++v) EXPECT_FALSE(r.changes_since(v, 100).has_value()) << "v=" << v;
+  ASSERT_TRUE(r.changes_since(n, 100).has_value());
+  EXPECT_TRUE(r.changes_since(n, 100)->empty());
+  EXPECT_EQ(reader.read_version_counter(), n) << "an attached handle sees the moved counter";
+  EXPECT_FALSE(reader.changes_since(51, 100).has_value()) << "an attached reader must rebuild";
+
+  const EntryId fresh = r.insert(entry("after", "x"));
+  EXPECT_GT(fresh, 50) << "an id the prefix allocated before was handed out again";
+  auto after = r.changes_since(n, 100);
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ(after->front().version, n + 1);
+  EXPECT_EQ(after->front().id, fresh);
+  auto l1 = r.changes_since(r.read_version_counter() - 1, 1);
+  ASSERT_TRUE(l1.has_value());
+  ASSERT_FALSE(l1->empty());
+  EXPECT_EQ(l1->front().version, r.read_version_counter());
+
+  const std::uint64_t before_large = r.read_version_counter();
+  auto r2 = RedisStore::restore_from(dir / "large", options);
+  r2.open(kFp, kDim);
+  EXPECT_GE(r2.read_version_counter(), before_large + 1);
+  EXPECT_FALSE(r2.changes_since(before_large, 10).has_value());
+  EXPECT_GT(r2.insert(entry("after", "y")), std::max<EntryId>(fresh, 30));
+  EXPECT_TRUE(r2.integrity_check());
+}
+
+TEST(RedisStore, WritersDuringRestoreNeverCollideOnIds) {
+  auto& server = RedisEnvironment::plain();
+  testing::TempDir dir;
+  make_snapshot(server, dir / "snap", 3000, 512);
+  const auto options = make_live_destination(server);
+
+  std::atomic<bool> stop{false};
+  std::vector<EntryId> writer_ids;
+  std::thread writer([&] {
+    auto w = open_store(options);
+    for (int i = 0; !stop.load(); ++i) writer_ids.push_back(w.insert(entry("writer", "w" + std::to_string(i))));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto restored = RedisStore::restore_from(dir / "snap", options);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  writer.join();
+  ASSERT_FALSE(writer_ids.empty());
+
+  restored.open(kFp, kDim);
+  std::set<EntryId> seen(writer_ids.begin(), writer_ids.end());
+  EXPECT_EQ(seen.size(), writer_ids.size()) << "the writer was handed one id twice";
+  // Writer rows that survived the switch were inserted after it: their ids continue past the
+  // snapshot's and the destination's; the ones before were replaced with the rest.
+  std::size_t survivors = 0;
+  for (const auto& row : all_rows(restored)) {
+    if (row.ns != "writer") continue;
+    ++survivors;
+    EXPECT_GT(row.id, 3000) << "a row inserted after the switch got an id of the snapshot's range";
+    EXPECT_TRUE(seen.contains(row.id));
+  }
+  EXPECT_EQ(restored.count("snap0") + restored.count("snap1") + restored.count("snap2"), 3000u);
+  RecordProperty("writer_rows_after_switch", static_cast<int>(survivors));
+  const EntryId next = restored.insert(entry("after", "z"));
+  EXPECT_GT(next, *std::max_element(writer_ids.begin(), writer_ids.end()));
+  EXPECT_TRUE(restored.integrity_check());
+}
+
+// ---- snapshot files ----------------------------------------------------------------------
+
+TEST(RedisStore, SnapshotNeverFollowsAPlantedSymlink) {
+  auto s = open_store(RedisEnvironment::plain().options(fresh_prefix()));
+  s.insert(entry("ns", "secret"));
+  testing::TempDir dir;
+  const auto victim = dir / "victim";
+  write_file(victim, "unrelated file");
+  const auto snap = dir / "snap";
+  std::vector<std::filesystem::path> planted;
+  auto fixed = snap;
+  fixed += ".tmp";
+  planted.push_back(fixed);
+  for (int n = 0; n < 256; ++n) {
+    auto p = snap;
+    p += ".engram-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(n);
+    planted.push_back(p);
+  }
+  for (const auto& p : planted) std::filesystem::create_symlink(victim, p);
+
+  ASSERT_NO_THROW(s.snapshot_to(snap));
+  EXPECT_EQ(read_file(victim), "unrelated file") << "a symlink at a temporary name was followed";
+  for (const auto& p : planted) EXPECT_TRUE(std::filesystem::is_symlink(p)) << p;
+  EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(snap)));
+  auto copy = RedisStore::restore_from(snap, RedisEnvironment::plain().options(fresh_prefix()));
+  copy.open(kFp, kDim);
+  EXPECT_EQ(copy.count(), 1u);
+}
+
+TEST(RedisStore, SnapshotFileIsPrivateWhateverTheUmask) {
+  auto s = open_store(RedisEnvironment::plain().options(fresh_prefix()));
+  s.insert(entry("ns", "k"));
+  testing::TempDir dir;
+  int n = 0;
+  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{0277}}) {
+    const mode_t previous = ::umask(mask);
+    const auto path = dir / ("snap" + std::to_string(n++));
+    s.snapshot_to(path);
+    ::umask(previous);
+    struct stat st {};
+    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << "umask " << std::oct << mask;
+  }
+  EXPECT_THROW(s.snapshot_to(dir / "missing" / "snap"), CheckpointError);
+  for (const auto& f : std::filesystem::directory_iterator(dir.path()))
+    EXPECT_EQ(f.path().filename().string().find("engram-tmp"), std::string::npos) << f.path();
+}
+
+TEST(RedisStore, GigabyteOfZerosIsRefusedAtTheMagic) {
+  auto& server = RedisEnvironment::plain();
+  const auto dest = make_live_destination(server);
+  const std::string before = key_listing(server, dest.key_prefix);
+  testing::TempDir dir;
+  const auto big = dir / "zeros";
+  write_file(big, "");
+  std::filesystem::resize_file(big, std::uintmax_t{1} << 30);  // sparse
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW((void)RedisStore::restore_from(big, dest), StoreCorrupt);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  RecordProperty("refusal_ms", static_cast<int>(ms));  // informational: timing is not asserted
+  // The right header followed by zeros: refused (row count, then checksum) without reading on.
+  {
+    std::fstream f(big, std::ios::binary | std::ios::in | std::ios::out);
+    f.write("ENGRMRS1\x01\x00\x00\x00", 12);
+  }
+  EXPECT_THROW((void)RedisStore::restore_from(big, dest), StoreCorrupt);
+  expect_live_destination_intact(dest, before, server);
+}
+
+TEST(RedisStore, DamagedSnapshotsAreRefusedAndTheDestinationUntouched) {
+  auto& server = RedisEnvironment::plain();
+  auto src = open_store(server.options(fresh_prefix()));
+  auto e = entry("ns", "k");
+  e.ttl = Millis(5);
+  src.insert(e);
+  src.insert(entry("", "k2"));
+  src.set_namespace_quota("ns", 3);
+  testing::TempDir dir;
+  src.snapshot_to(dir / "snap");
+  const std::string good = read_file(dir / "snap");
+  const auto dest = make_live_destination(server);
+  const std::string before = key_listing(server, dest.key_prefix);
+
+  for (std::size_t len = 0; len < good.size(); ++len) {
+    write_file(dir / "bad", std::string_view(good).substr(0, len));
+    EXPECT_THROW((void)RedisStore::restore_from(dir / "bad", dest), StoreCorrupt) << "truncated to " << len;
+  }
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x01);
+    write_file(dir / "bad", bad);
+    EXPECT_THROW((void)RedisStore::restore_from(dir / "bad", dest), StoreCorrupt) << "byte " << i << " flipped";
+  }
+  write_file(dir / "bad", good + "x");
+  EXPECT_THROW((void)RedisStore::restore_from(dir / "bad", dest), StoreCorrupt) << "trailing byte";
+  expect_live_destination_intact(dest, before, server);
+  EXPECT_EQ(server.cli({"KEYS", "{" + dest.key_prefix + "}:s:*"}), "") << "no staging area is left behind";
+}
+
+// ---- item 12 -----------------------------------------------------------------------------
+
+TEST(RedisStore, InsertOfAnotherDimensionIsInvalidArgument) {
+  auto s = open_store(RedisEnvironment::plain().options(fresh_prefix()));
+  auto wrong = entry("ns", "k", kDim + 1);
+  EXPECT_THROW(s.insert(wrong), InvalidArgument);
+  wrong.embedding.clear();
+  EXPECT_THROW(s.insert(wrong), InvalidArgument);
+  std::vector<StoredEntry> batch = {entry("ns", "ok"), wrong};
+  EXPECT_THROW(s.insert_many(batch), InvalidArgument);
+  EXPECT_EQ(s.count(), 0u) << "a refused batch writes nothing";
+  EXPECT_EQ(s.read_version_counter(), 0u);
+}
+
+TEST(RedisStore, DeletedRowsStayGoneAfterReopen) {
+  const auto options = RedisEnvironment::plain().options(fresh_prefix());
+  EntryId a = 0, b = 0;
+  {
+    auto s = open_store(options);
+    a = s.insert(entry("ns", "a"));
+    b = s.insert(entry("ns", "b"));
+    s.update_access(a, Timestamp(Millis(1'800'000'000'000)));
+    ASSERT_TRUE(s.delete_by_id(a));
+    s.update_access(a, Timestamp(Millis(1'900'000'000'000)));  // must not resurrect it
+    s.close();
+  }
+  auto s = open_store(options);
+  EXPECT_FALSE(s.get_by_id(a).has_value());
+  EXPECT_FALSE(s.get_by_hash("ns", hash_of("a")).has_value());
+  EXPECT_TRUE(s.get_by_id(b).has_value());
+  EXPECT_EQ(s.count(), 1u);
+  EXPECT_EQ(s.iter_lru_ids(10), std::vector<EntryId>{b});
+  EXPECT_TRUE(s.integrity_check());
 }
 
 }  // namespace

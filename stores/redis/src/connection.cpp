@@ -44,6 +44,8 @@ const char* script_source(ScriptId id) {
       return lua::kIntegrity;
     case ScriptId::kRestoreRows:
       return lua::kRestoreRows;
+    case ScriptId::kRestoreSwitch:
+      return lua::kRestoreSwitch;
     case ScriptId::kCount_:
       break;
   }
@@ -168,6 +170,12 @@ void RedisConnection::check_error(const redisReply* reply, std::string_view duri
     throw StoreCorrupt(head +
                        "a key of the prefix holds unexpected data; restore from a snapshot or "
                        "clear the prefix.");
+  }
+  if (msg.find("ENGRAM_RESTORE_INCOMPLETE") != std::string::npos) {
+    throw CheckpointError(head +
+                          "another restore into the same prefix switched in first (the prefix holds its "
+                          "data), or Redis evicted staging keys (use maxmemory-policy noeviction while "
+                          "restoring). The destination was not changed by this restore; run it again.");
   }
   if (starts_with(msg, "MOVED") || starts_with(msg, "ASK")) {
     throw StoreError(head +

@@ -33,6 +33,7 @@ enum class ScriptId : std::size_t {
   kPage,
   kIntegrity,
   kRestoreRows,
+  kRestoreSwitch,
   kCount_,
 };
 

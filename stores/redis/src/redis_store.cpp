@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <random>
+#include <set>
 #include <utility>
 
 #include "connection.hpp"
@@ -412,6 +414,15 @@ EntryId RedisStore::insert(const StoredEntry& entry) {
 std::vector<EntryId> RedisStore::insert_many(std::span<const StoredEntry> entries) {
   auto& d = impl();
   if (entries.empty()) return {};
+  // Checked for the whole batch before anything is sent: bad input never half-writes, and a
+  // row of another dimension would break every reader's index.
+  for (const auto& e : entries) {
+    if (e.embedding.size() != d.dim) {
+      throw InvalidArgument("RedisStore: an embedding has " + std::to_string(e.embedding.size()) + " dimensions, " +
+                            d.conn.options().describe() + " was opened with " + std::to_string(d.dim) +
+                            ". Remediation: embed with the embedder the store was opened with.");
+    }
+  }
   Args args;
   args.add(d.base()).own(d.retention()).own(std::to_string(entries.size()));
   for (const auto& e : entries) add_row_args(args, e);
@@ -677,72 +688,139 @@ void RedisStore::snapshot_to(const std::filesystem::path& path) const {
   detail::write_redis_snapshot(path, snap);
 }
 
+namespace {
+
+// A fresh token naming one restore's staging area: two restores into one prefix (from two
+// processes, say) must never write into each other's staging keys.
+std::string staging_token() {
+  std::random_device rd;
+  std::uint64_t hi = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  std::uint64_t lo = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(hi),
+                static_cast<unsigned long long>(lo));
+  return buf;
+}
+
+// Staging keys expire after this long unless the switch moves them into place: long enough
+// for any realistic restore (every batch refreshes the keys it touches, the first ones are
+// the oldest), short enough that a crashed restore does not hold memory for good.
+constexpr const char* kStagingTtlMs = "86400000";
+
+// Removes every key of one staging area. Best effort: it runs while a failed restore is
+// being reported, and the keys expire by themselves anyway.
+void drop_staging(detail::RedisConnection& conn, const std::string& staging) noexcept {
+  try {
+    std::string cursor = "0";
+    const std::string pattern = glob_escape(staging) + "*";
+    do {
+      Args scan;
+      scan.add("SCAN").own(cursor).add("MATCH").own(pattern).add("COUNT").add("1000");
+      Reply r = conn.command(scan);
+      cursor = std::string(text_of(element(r.get(), 0)));
+      const redisReply* keys = element(r.get(), 1);
+      if (keys->elements > 0) {
+        Args unlink;
+        unlink.add("UNLINK");
+        for (std::size_t i = 0; i < keys->elements; ++i) unlink.add(text_of(keys->element[i]));
+        conn.command(unlink);
+      }
+    } while (cursor != "0");
+  } catch (...) {
+  }
+}
+
+}  // namespace
+
 RedisStore RedisStore::restore_from(const std::filesystem::path& src, RedisOptions dest) {
-  // Validate the whole file before Redis is touched: a bad file changes nothing.
-  detail::RedisSnapshot snap = detail::read_redis_snapshot(src);
+  // The header (magic, format, counters, meta, quotas) is read before Redis is touched: a
+  // file that is not a snapshot changes nothing and costs a few bytes of reading.
+  detail::RedisSnapshotReader reader(src);
   RedisStore store(std::move(dest));
   auto& d = *store.impl_;
   auto& conn = d.conn;
-
-  Args get_ver;
-  get_ver.add("GET").own(d.key("ver"));
-  Reply old_ver_reply = conn.command(get_ver);
-  std::optional<std::uint64_t> old_ver;
-  if (!is_nil(old_ver_reply.get())) old_ver = parse_number<std::uint64_t>(text_of(old_ver_reply.get()), "ver");
-
-  // Replace: drop every key of the destination prefix.
-  std::string cursor = "0";
-  const std::string pattern = glob_escape(conn.base()) + "*";
-  do {
-    Args scan;
-    scan.add("SCAN").own(cursor).add("MATCH").own(pattern).add("COUNT").add("1000");
-    Reply r = conn.command(scan);
-    cursor = std::string(text_of(element(r.get(), 0)));
-    const redisReply* keys = element(r.get(), 1);
-    if (keys->elements > 0) {
-      Args unlink;
-      unlink.add("UNLINK");
-      for (std::size_t i = 0; i < keys->elements; ++i) unlink.add(text_of(keys->element[i]));
-      conn.command(unlink);
+  // Everything is written into a staging area under the destination's hash tag, and moved
+  // into place by one script only after the whole file verified (see kRestoreSwitch).
+  const std::string staging = conn.base() + "s:" + staging_token() + ":";
+  try {
+    std::vector<Args> head;
+    {
+      Args a;
+      a.add("SET").own(staging + "ready").add("1").add("PX").add(kStagingTtlMs);
+      head.push_back(std::move(a));
     }
-  } while (cursor != "0");
-
-  for (std::size_t start = 0; start < snap.rows.size(); start += kRestoreBatch) {
-    Args args;
-    args.add(conn.base());
-    for (std::size_t i = start; i < std::min(snap.rows.size(), start + kRestoreBatch); ++i) {
-      const StoredEntry& e = snap.rows[i];
-      args.own(member_of(e.id));  // the restore script takes the member, then the upsert values
-      add_row_args(args, e);
+    for (const auto& [k, v] : reader.meta()) {
+      Args a;
+      a.add("HSET").own(staging + "meta").add(k).add(v);
+      head.push_back(std::move(a));
     }
-    conn.eval(ScriptId::kRestoreRows, args);
+    for (const auto& [ns, max] : reader.quotas()) {
+      Args a;
+      a.add("HSET").own(staging + "quota").add(ns).own(std::to_string(max));
+      head.push_back(std::move(a));
+    }
+    for (const char* key : {"meta", "quota"}) {
+      Args a;
+      a.add("PEXPIRE").own(staging + key).add(kStagingTtlMs);
+      head.push_back(std::move(a));
+    }
+    conn.pipeline(head);
+
+    // How many keys the staging area must hold when the switch runs (see kRestoreSwitch):
+    // "ready", meta and quota when not empty, one hash per row, ids/lru/nsc (and exp) when
+    // there are rows (with a ttl), and ids/lru/hx (and exp) per namespace.
+    std::size_t staged_keys = 1 + (reader.meta().empty() ? 0 : 1) + (reader.quotas().empty() ? 0 : 1);
+    std::set<std::string> namespaces, namespaces_with_ttl;
+
+    // Rows are streamed: one batch in memory at a time, whatever the file's size.
+    std::vector<StoredEntry> batch;
+    batch.reserve(kRestoreBatch);
+    auto flush = [&] {
+      if (batch.empty()) return;
+      Args args;
+      args.add(staging).add(kStagingTtlMs);
+      for (const StoredEntry& e : batch) {
+        args.own(member_of(e.id));  // the restore script takes the member, then the upsert values
+        add_row_args(args, e);
+      }
+      conn.eval(ScriptId::kRestoreRows, args);
+      batch.clear();
+    };
+    StoredEntry row;
+    while (reader.next_row(row)) {
+      namespaces.insert(row.ns);
+      if (row.ttl) namespaces_with_ttl.insert(row.ns);
+      batch.push_back(std::move(row));
+      if (batch.size() == kRestoreBatch) flush();
+    }
+    flush();
+    reader.finish();  // checksum over the whole file: only now may it be applied
+    staged_keys += reader.row_count() + 3 * namespaces.size() + namespaces_with_ttl.size();
+    if (reader.row_count() > 0) staged_keys += 3;
+    if (!namespaces_with_ttl.empty()) staged_keys += 1;
+
+    Args sw;
+    sw.add(conn.base())
+        .add(staging)
+        .own(glob_escape(conn.base()) + "*")
+        .own(std::to_string(reader.row_count()))
+        .own(std::to_string(reader.version_counter()))
+        .own(std::to_string(reader.next_id()))
+        .own(std::to_string(staged_keys));
+    conn.eval(ScriptId::kRestoreSwitch, sw);
+  } catch (const StoreCorrupt&) {
+    drop_staging(conn, staging);
+    throw;  // the snapshot is damaged: the destination was not changed
+  } catch (const StoreError& e) {
+    drop_staging(conn, staging);
+    const std::string what = "RedisStore: restore of " + src.string() + " into " + conn.options().describe() +
+                             " failed before the switch; the destination is unchanged: " + e.what();
+    if (dynamic_cast<const StoreUnavailable*>(&e) != nullptr) throw StoreUnavailable(what);
+    throw CheckpointError(what);
+  } catch (...) {
+    drop_staging(conn, staging);
+    throw;
   }
-  std::vector<Args> tail;
-  for (const auto& [k, v] : snap.meta) {
-    Args a;
-    a.add("HSET").own(d.key("meta")).own(k).own(v);
-    tail.push_back(std::move(a));
-  }
-  for (const auto& [ns, max] : snap.quotas) {
-    Args a;
-    a.add("HSET").own(d.key("quota")).own(ns).own(std::to_string(max));
-    tail.push_back(std::move(a));
-  }
-  {
-    Args a;
-    a.add("SET").own(d.key("nextid")).own(std::to_string(snap.next_id));
-    tail.push_back(std::move(a));
-  }
-  // A reader that followed the replaced data must not believe it is current: when the
-  // prefix already had a counter, move past it so every such reader rebuilds.
-  std::uint64_t ver = snap.version_counter;
-  if (old_ver && *old_ver >= ver) ver = *old_ver + 1;
-  if (ver > 0) {
-    Args a;
-    a.add("SET").own(d.key("ver")).own(std::to_string(ver));
-    tail.push_back(std::move(a));
-  }
-  conn.pipeline(tail);
   conn.disconnect();
   return store;
 }

@@ -25,6 +25,9 @@
 //   B n:<X>:lru     zset   (as B lru)
 //   B n:<X>:exp     zset   (as B exp)
 //   B n:<X>:hx      hash   16-byte query hash -> M
+//   B s:<T>:...     a restore's staging area (T = a random token): the layout above under the
+//                   base B s:<T>:, plus "ready"; every key expires unless restore_switch
+//                   moves it into place (see kRestoreRows, kRestoreSwitch)
 //
 // Numbers go through Lua as doubles: ids, versions and millisecond timestamps are exact up
 // to 2^53 (year 287,000), which every realistic value is.
@@ -245,18 +248,27 @@ if #members > 0 then last = members[#members] end
 return {last, bad, first}
 )lua";
 
-// restore: ARGV B, then per row 13 values: M ns x h q r v m c a t n expires. Writes rows as
-// they are (ids kept); no version bump (restore sets the counter itself).
+// restore_rows: ARGV S ttl_ms, then per row 13 values: M ns x h q r v m c a t n expires.
+// Writes rows as they are (ids kept) into the STAGING area S = B .. "s:<token>:" (the prelude's
+// B is S here: the staging area has the destination's layout under a longer base, and the
+// same hash tag, so it lives in the destination's cluster slot). No version bump and no feed:
+// restore_switch sets the counter. Every key written expires after ttl_ms, so the staging
+// area of a restore whose process died goes away by itself; restore_switch removes the
+// expiry from the keys it moves into place.
 inline constexpr const char* kRestoreRows = R"lua(
-for i = 2, #ARGV, 13 do
+local ttl = ARGV[2]
+for i = 3, #ARGV, 13 do
   local m, ns, x, h = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local a, t, expires = ARGV[i + 9], ARGV[i + 10], ARGV[i + 12]
   redis.call('HSET', ekey(m), 'ns', ns, 'x', x, 'h', h, 'q', ARGV[i + 4], 'r', ARGV[i + 5],
              'v', ARGV[i + 6], 'm', ARGV[i + 7], 'c', ARGV[i + 8], 'a', a, 'n', ARGV[i + 11])
+  redis.call('PEXPIRE', ekey(m), ttl)
   if t ~= '' then
     redis.call('HSET', ekey(m), 't', t)
     redis.call('ZADD', B .. 'exp', expires, m)
     redis.call('ZADD', nkey(x, 'exp'), expires, m)
+    redis.call('PEXPIRE', B .. 'exp', ttl)
+    redis.call('PEXPIRE', nkey(x, 'exp'), ttl)
   end
   redis.call('HSET', nkey(x, 'hx'), h, m)
   redis.call('HINCRBY', B .. 'nsc', ns, 1)
@@ -264,8 +276,74 @@ for i = 2, #ARGV, 13 do
   redis.call('ZADD', nkey(x, 'ids'), m, m)
   redis.call('ZADD', B .. 'lru', a, m)
   redis.call('ZADD', nkey(x, 'lru'), a, m)
+  for _, k in ipairs({nkey(x, 'hx'), nkey(x, 'ids'), nkey(x, 'lru')}) do redis.call('PEXPIRE', k, ttl) end
 end
+for _, k in ipairs({B .. 'nsc', B .. 'ids', B .. 'lru'}) do redis.call('PEXPIRE', k, ttl) end
 return 1
+)lua";
+
+// restore_switch: ARGV B S pattern rows snapshot_ver snapshot_next_id staged_keys. Replaces
+// the content of B with the staging area S in one atomic step (a script: no other command
+// runs in between, so every other handle and writer sees the old content or the new one,
+// never a mix).
+//   * Refuses (ENGRAM_RESTORE_INCOMPLETE, nothing changed) unless S's "ready" marker exists,
+//     S holds `rows` rows and exactly `staged_keys` keys (the number the client wrote): another
+//     restore's switch removed this staging area, or Redis evicted some of its keys (they
+//     carry a TTL, so a volatile-* maxmemory policy may pick them).
+//   * Finds every key matching `pattern` (B, glob-escaped, then '*'): keys under S are moved
+//     to B (RENAME + PERSIST), every other key (old rows, indexes, feed, stray keys of a
+//     damaged prefix, abandoned staging areas) is deleted.
+//   * Lineage (LINEAGE.md L2, L3): nextid = max(old nextid, highest old id, snapshot's);
+//     when B held any key, ver = max(old ver, snapshot's) + 1, else the snapshot's. The feed
+//     starts empty, so changes_since(v) is 'behind' for every v < ver. Concurrent writers'
+//     INCRs of nextid before the switch are included in "old nextid": ids never collide.
+// Returns {ver, nextid, number of old keys removed}.
+inline constexpr const char* kRestoreSwitch = R"lua(
+local S, pattern = ARGV[2], ARGV[3]
+local rows, snap_ver, snap_next = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if redis.call('EXISTS', S .. 'ready') == 0 or redis.call('ZCARD', S .. 'ids') ~= rows then
+  return redis.error_reply('ENGRAM_RESTORE_INCOMPLETE the staging area of this restore is gone')
+end
+-- The old state is read with pcall: a damaged prefix (a key of the wrong type, a counter
+-- that is not a number) must not stop the restore that repairs it.
+local function number_at(cmd, key, ...)
+  local ok, v = pcall(redis.call, cmd, key, ...)
+  if not ok or not v then return 0 end
+  if type(v) == 'table' then v = v[1] end
+  return tonumber(v) or 0
+end
+local old_ver = number_at('GET', B .. 'ver')
+local old_next = math.max(number_at('GET', B .. 'nextid'), number_at('ZRANGE', B .. 'ids', -1, -1))
+local old, staged, seen = {}, {}, {}
+local cursor = '0'
+repeat
+  local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+  cursor = r[1]
+  for _, k in ipairs(r[2]) do
+    if not seen[k] then
+      seen[k] = true
+      if k:sub(1, #S) == S then staged[#staged + 1] = k else old[#old + 1] = k end
+    end
+  end
+until cursor == '0'
+if #staged ~= tonumber(ARGV[7]) then
+  return redis.error_reply('ENGRAM_RESTORE_INCOMPLETE the staging area of this restore lost keys')
+end
+for _, k in ipairs(old) do redis.call('DEL', k) end
+redis.call('DEL', S .. 'ready')
+for _, k in ipairs(staged) do
+  if k ~= S .. 'ready' then
+    local target = B .. k:sub(#S + 1)
+    redis.call('RENAME', k, target)
+    redis.call('PERSIST', target)
+  end
+end
+local ver = snap_ver
+if #old > 0 then ver = math.max(old_ver, snap_ver) + 1 end
+local next_id = math.max(old_next, snap_next)
+if next_id > 0 then redis.call('SET', B .. 'nextid', string.format('%d', next_id)) end
+if ver > 0 then redis.call('SET', B .. 'ver', string.format('%d', ver)) end
+return {ver, next_id, #old}
 )lua";
 
 }  // namespace engram::detail::lua

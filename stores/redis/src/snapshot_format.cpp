@@ -2,9 +2,6 @@
 
 #include <bit>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <system_error>
 
 #include "engram/errors.hpp"
 
@@ -25,12 +22,22 @@ T byteswap_if_big(T v) {
   return v;
 }
 
+constexpr std::uint64_t kFnvBasis = 14695981039346656037ull;
+constexpr std::uint64_t kFnvPrime = 1099511628211ull;
+
+std::uint64_t fnv(std::uint64_t hash, const void* data, std::size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) hash = (hash ^ p[i]) * kFnvPrime;
+  return hash;
+}
+
+// Streams the encoding into a DurableFileWriter, hashing as it goes.
 class Writer {
  public:
+  explicit Writer(DurableFileWriter& file) : file_(file) {}
   void raw(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) hash_ = (hash_ ^ p[i]) * 1099511628211ull;
-    out_.append(static_cast<const char*>(data), n);
+    hash_ = fnv(hash_, data, n);
+    file_.write(data, n);
   }
   template <class T>
   void num(T v) {
@@ -42,44 +49,10 @@ class Writer {
     raw(s.data(), s.size());
   }
   std::uint64_t hash() const { return hash_; }
-  std::string& out() { return out_; }
 
  private:
-  std::string out_;
-  std::uint64_t hash_ = 14695981039346656037ull;
-};
-
-class Reader {
- public:
-  Reader(std::string_view data, std::string what) : data_(data), what_(std::move(what)) {}
-  [[noreturn]] void corrupt(const std::string& why) const {
-    throw StoreCorrupt("RedisStore: " + what_ + " is not a valid engram Redis snapshot (" + why +
-                       "). Remediation: use a file written by RedisStore::snapshot_to, or take a "
-                       "new snapshot.");
-  }
-  std::string_view take(std::size_t n) {
-    if (n > data_.size() - pos_) corrupt("truncated");
-    auto s = data_.substr(pos_, n);
-    pos_ += n;
-    return s;
-  }
-  template <class T>
-  T num() {
-    T v;
-    auto s = take(sizeof(T));
-    std::memcpy(&v, s.data(), sizeof(T));
-    return byteswap_if_big(v);
-  }
-  std::string bytes() {
-    auto n = num<std::uint64_t>();
-    return std::string(take(static_cast<std::size_t>(std::min<std::uint64_t>(n, SIZE_MAX))));
-  }
-  std::size_t remaining() const { return data_.size() - pos_; }
-
- private:
-  std::string_view data_;
-  std::size_t pos_ = 0;
-  std::string what_;
+  DurableFileWriter& file_;
+  std::uint64_t hash_ = kFnvBasis;
 };
 
 }  // namespace
@@ -113,7 +86,8 @@ bool bytes_to_embedding(std::string_view bytes, std::vector<float>& out) {
 }
 
 void write_redis_snapshot(const std::filesystem::path& path, const RedisSnapshot& s) {
-  Writer w;
+  DurableFileWriter file(path, "RedisStore");
+  Writer w(file);
   w.raw(kMagic, sizeof kMagic);
   w.num<std::uint32_t>(kFormat);
   w.num<std::uint64_t>(s.version_counter);
@@ -144,100 +118,99 @@ void write_redis_snapshot(const std::filesystem::path& path, const RedisSnapshot
     w.num<std::int64_t>(e.access_count);
   }
   std::uint64_t sum = byteswap_if_big(w.hash());
-  w.out().append(reinterpret_cast<const char*>(&sum), sizeof sum);
-
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(w.out().data(), static_cast<std::streamsize>(w.out().size()));
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw CheckpointError("RedisStore: cannot write the snapshot " + tmp.string() +
-                            ". Remediation: check that the directory exists, is writable and "
-                            "has space.");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw CheckpointError("RedisStore: cannot move the snapshot into place at " + path.string() + ": " + ec.message() +
-                          ". Remediation: check the destination path.");
-  }
+  file.write(&sum, sizeof sum);
+  file.commit();
 }
 
-RedisSnapshot read_redis_snapshot(const std::filesystem::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    throw CheckpointError("RedisStore: cannot open the snapshot " + path.string() +
-                          ". Remediation: check the path and its permissions.");
+// ---- RedisSnapshotReader -------------------------------------------------------------------
+
+RedisSnapshotReader::RedisSnapshotReader(const std::filesystem::path& path)
+    : what_(path.string()), file_(path, "RedisStore"), hash_(kFnvBasis) {
+  // The magic is checked before anything else is read: a file that is not a snapshot (1 GiB
+  // of zeros, say) is refused at once, whatever its size.
+  char magic[sizeof kMagic];
+  if (!file_.read(magic, sizeof magic) || std::memcmp(magic, kMagic, sizeof kMagic) != 0) corrupt("bad magic");
+  hash_ = fnv(hash_, magic, sizeof magic);
+  if (auto format = num<std::uint32_t>(); format != kFormat) corrupt("unknown format " + std::to_string(format));
+  version_counter_ = num<std::uint64_t>();
+  next_id_ = num<std::uint64_t>();
+  // Every record takes at least 16 bytes (two lengths, or a length and a number): a count
+  // beyond that is damage, refused before anything is allocated for it.
+  auto n = num<std::uint32_t>();
+  if (n > file_.remaining() / 16) corrupt("meta count exceeds the file size");
+  for (; n > 0; --n) {
+    auto k = bytes();
+    meta_.emplace_back(std::move(k), bytes());
   }
-  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) {
-    throw CheckpointError("RedisStore: cannot read the snapshot " + path.string() +
-                          ". Remediation: check the file and the disk.");
+  n = num<std::uint32_t>();
+  if (n > file_.remaining() / 16) corrupt("quota count exceeds the file size");
+  for (; n > 0; --n) {
+    auto ns = bytes();
+    quotas_.emplace_back(std::move(ns), num<std::uint64_t>());
   }
-  Reader whole(data, path.string());
-  if (data.size() < sizeof kMagic + 4 + 8 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {
-    whole.corrupt("bad magic");
-  }
-  {
-    Writer check;
-    check.raw(data.data(), data.size() - 8);
-    std::uint64_t stored;
-    std::memcpy(&stored, data.data() + data.size() - 8, 8);
-    if (byteswap_if_big(stored) != check.hash()) whole.corrupt("checksum mismatch");
-  }
-  Reader r(std::string_view(data).substr(0, data.size() - 8), path.string());
-  r.take(sizeof kMagic);
-  if (auto format = r.num<std::uint32_t>(); format != kFormat) {
-    r.corrupt("unknown format " + std::to_string(format));
-  }
-  RedisSnapshot s;
-  s.version_counter = r.num<std::uint64_t>();
-  s.next_id = r.num<std::uint64_t>();
-  for (auto n = r.num<std::uint32_t>(); n > 0; --n) {
-    auto k = r.bytes();
-    s.meta.emplace_back(std::move(k), r.bytes());
-  }
-  for (auto n = r.num<std::uint32_t>(); n > 0; --n) {
-    auto ns = r.bytes();
-    s.quotas.emplace_back(std::move(ns), r.num<std::uint64_t>());
-  }
-  auto rows = r.num<std::uint64_t>();
+  rows_ = num<std::uint64_t>();
   // Each row takes at least 90 bytes, so a count beyond that is damage, not a huge file.
-  if (rows > r.remaining() / 90 + 1) r.corrupt("row count exceeds the file size");
-  s.rows.reserve(static_cast<std::size_t>(rows));
-  EntryId previous = 0;
-  for (std::uint64_t i = 0; i < rows; ++i) {
-    StoredEntry e;
-    e.id = r.num<std::int64_t>();
-    if (e.id <= previous) r.corrupt("row ids are not positive and ascending");
-    previous = e.id;
-    e.ns = r.bytes();
-    auto h = r.take(16);
-    std::memcpy(e.query_hash.bytes.data(), h.data(), 16);
-    e.query = r.bytes();
-    e.response = r.bytes();
-    if (!bytes_to_embedding(r.bytes(), e.embedding)) r.corrupt("embedding size not a multiple of 4");
-    e.metadata = r.bytes();
-    e.created_at = Timestamp(Millis(r.num<std::int64_t>()));
-    e.last_accessed_at = Timestamp(Millis(r.num<std::int64_t>()));
-    auto has_ttl = r.num<std::uint8_t>();
-    auto ttl = r.num<std::int64_t>();
-    if (has_ttl > 1) r.corrupt("bad ttl flag");
-    if (has_ttl == 1) e.ttl = Millis(ttl);
-    e.access_count = r.num<std::int64_t>();
-    s.rows.push_back(std::move(e));
-  }
-  if (r.remaining() != 0) r.corrupt("trailing bytes");
-  if (!s.rows.empty() && static_cast<std::uint64_t>(s.rows.back().id) > s.next_id) {
-    r.corrupt("a row id exceeds the recorded next id");
-  }
+  if (rows_ > file_.remaining() / 90 + 1) corrupt("row count exceeds the file size");
+}
+
+void RedisSnapshotReader::corrupt(const std::string& why) const {
+  throw StoreCorrupt("RedisStore: " + what_ + " is not a valid engram Redis snapshot (" + why +
+                     "). Remediation: use a file written by RedisStore::snapshot_to, or take a "
+                     "new snapshot.");
+}
+
+void RedisSnapshotReader::take(void* out, std::size_t n) {
+  if (n > file_.remaining() || !file_.read(out, n)) corrupt("truncated");
+  hash_ = fnv(hash_, out, n);
+}
+
+template <class T>
+T RedisSnapshotReader::num() {
+  T v;
+  take(&v, sizeof(T));
+  return byteswap_if_big(v);
+}
+
+std::string RedisSnapshotReader::bytes() {
+  auto n = num<std::uint64_t>();
+  // Checked against the bytes left before allocating: a garbage length is not a huge buffer.
+  if (n > file_.remaining()) corrupt("truncated");
+  std::string s(static_cast<std::size_t>(n), '\0');
+  take(s.data(), s.size());
   return s;
+}
+
+bool RedisSnapshotReader::next_row(StoredEntry& e) {
+  if (rows_read_ == rows_) return false;
+  ++rows_read_;
+  e = StoredEntry{};
+  e.id = num<std::int64_t>();
+  if (e.id <= previous_id_) corrupt("row ids are not positive and ascending");
+  if (static_cast<std::uint64_t>(e.id) > next_id_) corrupt("a row id exceeds the recorded next id");
+  previous_id_ = e.id;
+  e.ns = bytes();
+  take(e.query_hash.bytes.data(), e.query_hash.bytes.size());
+  e.query = bytes();
+  e.response = bytes();
+  if (!bytes_to_embedding(bytes(), e.embedding)) corrupt("embedding size not a multiple of 4");
+  e.metadata = bytes();
+  e.created_at = Timestamp(Millis(num<std::int64_t>()));
+  e.last_accessed_at = Timestamp(Millis(num<std::int64_t>()));
+  auto has_ttl = num<std::uint8_t>();
+  auto ttl = num<std::int64_t>();
+  if (has_ttl > 1) corrupt("bad ttl flag");
+  if (has_ttl == 1) e.ttl = Millis(ttl);
+  e.access_count = num<std::int64_t>();
+  return true;
+}
+
+void RedisSnapshotReader::finish() {
+  if (rows_read_ != rows_) corrupt("rows left unread");
+  const std::uint64_t expected = hash_;
+  std::uint64_t stored = 0;
+  if (file_.remaining() < sizeof stored || !file_.read(&stored, sizeof stored)) corrupt("truncated");
+  if (byteswap_if_big(stored) != expected) corrupt("checksum mismatch");
+  if (file_.remaining() != 0) corrupt("trailing bytes");
 }
 
 }  // namespace engram::detail

@@ -34,8 +34,9 @@
 //                         i64 last_accessed_at ms, u8 has_ttl, i64 ttl ms, i64 access_count)
 //   u64          FNV-1a 64 of every preceding byte
 // where str = u64 byte length followed by the bytes. The change log is not saved: a restored
-// backing keeps the version counter and next id, and its log starts empty, so a reader that
-// held an older version is told to rebuild (changes_since returns nullopt).
+// backing's log starts empty, so a reader that held an older version is told to rebuild
+// (changes_since returns nullopt). Restoring over a backing that already held a store moves
+// the counter and the id sequence past that backing's (see restore_from).
 
 #include <algorithm>
 #include <array>
@@ -46,8 +47,6 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -60,6 +59,7 @@
 #include <utility>
 #include <vector>
 
+#include "engram/detail/durable_file.hpp"
 #include "engram/errors.hpp"
 #include "engram/store.hpp"
 #include "engram/types.hpp"
@@ -88,9 +88,12 @@ struct DictBacking {
   std::size_t log_retention = 65536;
 };
 
-// Little-endian writer/reader for the snapshot format, with a running FNV-1a checksum.
+// Little-endian writer/reader for the snapshot format, with a running FNV-1a checksum. The
+// writer streams into a DurableFileWriter in chunks and the reader pulls from a FileReader,
+// so neither holds the whole file in memory.
 class DictSnapshotWriter {
  public:
+  explicit DictSnapshotWriter(DurableFileWriter& file) : file_(file) { chunk_.reserve(kChunk); }
   void u64(std::uint64_t v) {
     for (int i = 0; i < 8; ++i) byte(static_cast<std::uint8_t>(v >> (8 * i)));
   }
@@ -106,24 +109,31 @@ class DictSnapshotWriter {
     for (auto b : bytes) byte(b);
   }
   void byte(std::uint8_t b) {
-    out_.push_back(static_cast<char>(b));
+    chunk_.push_back(static_cast<char>(b));
     hash_ = (hash_ ^ b) * 0x100000001b3ULL;
+    if (chunk_.size() == kChunk) flush();
   }
   std::uint64_t checksum() const { return hash_; }
-  std::string& bytes() { return out_; }
+  // Hands the buffered bytes to the file (call before commit()).
+  void flush() {
+    file_.write(chunk_);
+    chunk_.clear();
+  }
 
  private:
-  std::string out_;
+  static constexpr std::size_t kChunk = 64 * 1024;
+  DurableFileWriter& file_;
+  std::string chunk_;
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
 };
 
 class DictSnapshotReader {
  public:
-  explicit DictSnapshotReader(std::string_view data) : data_(data) {}
+  explicit DictSnapshotReader(FileReader& file) : file_(file) {}
 
   std::uint8_t byte() {
-    need(1);
-    auto b = static_cast<std::uint8_t>(data_[pos_++]);
+    std::uint8_t b = 0;
+    if (!file_.read(&b, 1)) fail("truncated");
     hash_ = (hash_ ^ b) * 0x100000001b3ULL;
     return b;
   }
@@ -138,14 +148,14 @@ class DictSnapshotReader {
     for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(byte()) << (8 * i);
     return v;
   }
-  // Lengths are checked against the bytes left before allocating, so a garbage length
-  // cannot trigger a huge allocation.
+  // Lengths are checked against the bytes left in the file before allocating, so a garbage
+  // length cannot trigger a huge allocation.
   std::string str() {
     std::uint64_t n = u64();
-    need(n);
-    std::string s(data_.substr(pos_, static_cast<std::size_t>(n)));
+    if (n > remaining()) fail("truncated");
+    std::string s(static_cast<std::size_t>(n), '\0');
+    if (!file_.read(s.data(), s.size())) fail("truncated");
     for (char c : s) hash_ = (hash_ ^ static_cast<std::uint8_t>(c)) * 0x100000001b3ULL;
-    pos_ += static_cast<std::size_t>(n);
     return s;
   }
   // A count of records each at least `min_record_bytes` long.
@@ -155,7 +165,7 @@ class DictSnapshotReader {
     return static_cast<std::size_t>(n);
   }
   std::uint64_t checksum() const { return hash_; }
-  std::size_t remaining() const { return data_.size() - pos_; }
+  std::uint64_t remaining() const { return file_.remaining(); }
 
   [[noreturn]] static void fail(const std::string& what) {
     throw StoreCorrupt("DictStore snapshot is damaged or not a DictStore snapshot: " + what +
@@ -163,11 +173,7 @@ class DictSnapshotReader {
   }
 
  private:
-  void need(std::uint64_t n) const {
-    if (n > remaining()) fail("truncated");
-  }
-  std::string_view data_;
-  std::size_t pos_ = 0;
+  FileReader& file_;
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
 };
 
@@ -210,10 +216,11 @@ class DictStore {
   DictStore& operator=(const DictStore&) = delete;
   // A moved-from handle is closed.
   DictStore(DictStore&& other) noexcept
-      : backing_(std::move(other.backing_)), state_(std::exchange(other.state_, State::kClosed)) {}
+      : backing_(std::move(other.backing_)), state_(std::exchange(other.state_, State::kClosed)), dim_(other.dim_) {}
   DictStore& operator=(DictStore&& other) noexcept {
     backing_ = std::move(other.backing_);
     state_ = std::exchange(other.state_, State::kClosed);
+    dim_ = other.dim_;
     return *this;
   }
   ~DictStore() = default;
@@ -252,6 +259,7 @@ class DictStore {
     if (recorded_fp == meta.end()) meta.insert_or_assign("fingerprint", std::string(fingerprint));
     if (!meta.contains(std::string_view("schema_version")))
       meta.insert_or_assign("schema_version", std::to_string(kSchemaVersion));
+    dim_ = dim;
     state_ = State::kOpen;
   }
 
@@ -324,8 +332,11 @@ class DictStore {
   // Stores `entry` and returns its id. entry.id is ignored. If (ns, hash) already exists the
   // row keeps its id and every other field is replaced; otherwise a new id, greater than any
   // id this backing ever allocated, is assigned. Either way one kUpsert change is recorded.
+  // Throws InvalidArgument (nothing written) when entry.embedding.size() is not the dim
+  // this handle was opened with.
   EntryId insert(const StoredEntry& entry) {
     auto& b = data();
+    check_dim(entry);
     return insert_row(b, entry);
   }
 
@@ -423,11 +434,14 @@ class DictStore {
   }
 
   // Writes the backing to `path` (replacing it) in the format described at the top of this
-  // file: written to "<path>.tmp" and renamed, so a failed snapshot never leaves a partial
-  // file at `path`. Throws CheckpointError if the file cannot be written.
+  // file, through detail::DurableFileWriter: a new private (0600) temporary file beside
+  // `path` (never a symlink planted there), fsynced, renamed over `path`, directory fsynced.
+  // A failed snapshot leaves no partial file at `path` and no temporary file. Throws
+  // CheckpointError if the file cannot be written.
   void snapshot_to(const std::filesystem::path& path) const {
     const auto& b = data();
-    detail::DictSnapshotWriter w;
+    detail::DurableFileWriter file(path, "DictStore");
+    detail::DictSnapshotWriter w(file);
     w.raw(detail::kDictSnapshotMagic);
     w.u64(b.version);
     w.i64(b.next_id);
@@ -459,43 +473,36 @@ class DictStore {
     }
     const std::uint64_t sum = w.checksum();
     w.u64(sum);
-
-    std::filesystem::path tmp = path;
-    tmp += ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(w.bytes().data(), static_cast<std::streamsize>(w.bytes().size()));
-      out.flush();
-      if (!out)
-        throw CheckpointError("DictStore: cannot write snapshot '" + tmp.string() +
-                              "'. Remediation: check that the directory exists and is writable.");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-      std::filesystem::remove(tmp, ec);
-      throw CheckpointError("DictStore: cannot move snapshot into place at '" + path.string() +
-                            "'. Remediation: check that the destination is writable.");
-    }
+    w.flush();
+    file.commit();
   }
 
-  // Loads a snapshot written by snapshot_to into `dest` (a new backing if null), replacing
-  // whatever `dest` held, and returns an unopened handle on it. The change log of the result
-  // is empty (see the format notes above). Throws CheckpointError if the file cannot be
-  // read and StoreCorrupt if it is damaged, truncated or not a DictStore snapshot; `dest`
-  // is left untouched in both cases.
+  // Loads a snapshot written by snapshot_to into `dest` (a new backing if null) and returns
+  // an unopened handle on it; handles already on `dest` see the restored data.
+  //
+  // The file is read once, streaming: the 8-byte magic is checked first (anything else is
+  // refused before the rest is read), then the body is parsed into a new backing while the
+  // checksum is computed; `dest` is replaced only after the whole file verified. Throws
+  // CheckpointError if the file cannot be read and StoreCorrupt if it is damaged, truncated
+  // or not a DictStore snapshot; `dest` is left untouched in both cases.
+  //
+  // Lineage (LINEAGE.md L2, L3). The change log of the result is empty. When `dest` already
+  // held a store (any meta, row, version or allocated id), the restored counter is
+  // N = max(dest's counter, snapshot's counter) + 1 and the next id max(dest's, snapshot's),
+  // so readers attached to `dest` see changes_since(v) == nullopt for every v < N and
+  // rebuild, and no id is ever handed out twice at this location. Into a new or empty
+  // backing, the snapshot's counter and next id are kept.
   static DictStore restore_from(const std::filesystem::path& src, Location dest) {
-    std::ifstream in(src, std::ios::binary);
-    if (!in)
-      throw CheckpointError("DictStore: cannot read snapshot '" + src.string() +
-                            "'. Remediation: check the path and its permissions.");
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad())
-      throw CheckpointError("DictStore: error while reading snapshot '" + src.string() +
-                            "'. Remediation: check the file system.");
-    detail::DictBacking loaded = parse_snapshot(bytes);
+    detail::FileReader file(src, "DictStore");
+    detail::DictBacking loaded = parse_snapshot(file);
     if (!dest) dest = make_location();
-    loaded.log_retention = dest->log_retention;
+    const detail::DictBacking& old = *dest;
+    const bool held = old.version > 0 || old.next_id > 1 || !old.rows.empty() || !old.meta.empty();
+    if (held) {
+      loaded.version = std::max(old.version, loaded.version) + 1;
+      loaded.next_id = std::max(old.next_id, loaded.next_id);
+    }
+    loaded.log_retention = old.log_retention;
     *dest = std::move(loaded);
     return DictStore(std::move(dest));
   }
@@ -518,9 +525,11 @@ class DictStore {
   // ---- refinements -----------------------------------------------------------------------
 
   // insert() for each entry in order; returns the ids in input order. A (ns, hash) repeated
-  // inside the batch resolves to one row holding the last occurrence's fields.
+  // inside the batch resolves to one row holding the last occurrence's fields. Throws
+  // InvalidArgument, writing nothing, when any embedding does not have the opened dim.
   std::vector<EntryId> insert_many(std::span<const StoredEntry> entries) {
     auto& b = data();
+    for (const auto& e : entries) check_dim(e);
     std::vector<EntryId> ids;
     ids.reserve(entries.size());
     for (const auto& e : entries) ids.push_back(insert_row(b, e));
@@ -564,6 +573,15 @@ class DictStore {
   const detail::DictBacking& data() const {
     if (state_ != State::kOpen) throw closed_error();
     return *backing_;
+  }
+
+  // A row whose embedding has another length than the store's dim would poison every
+  // reader's index (and integrity checks), so it is refused before anything is written.
+  void check_dim(const StoredEntry& e) const {
+    if (e.embedding.size() != dim_)
+      throw InvalidArgument("DictStore: the embedding has " + std::to_string(e.embedding.size()) +
+                            " dimensions, the store was opened with " + std::to_string(dim_) +
+                            ". Remediation: embed with the embedder the store was opened with.");
   }
 
   static void record(detail::DictBacking& b, EntryId id, ChangeKind kind) {
@@ -638,9 +656,11 @@ class DictStore {
     return true;
   }
 
-  static detail::DictBacking parse_snapshot(std::string_view bytes) {
+  static detail::DictBacking parse_snapshot(detail::FileReader& file) {
     using detail::DictSnapshotReader;
-    DictSnapshotReader r(bytes);
+    DictSnapshotReader r(file);
+    // The magic comes first and is checked byte by byte as it is read: a file that is not a
+    // DictStore snapshot is refused after at most 8 bytes, whatever its size.
     for (std::uint8_t m : detail::kDictSnapshotMagic)
       if (r.byte() != m) DictSnapshotReader::fail("bad magic");
     detail::DictBacking b;
@@ -686,6 +706,7 @@ class DictStore {
 
   Location backing_;
   State state_ = State::kUnopened;
+  std::size_t dim_ = 0;  // recorded by open()
 };
 
 static_assert(Store<DictStore>);

@@ -106,9 +106,11 @@ class RedisStore {
   // ---- mutation (one atomic Lua script each; throw CacheClosed, StoreUnavailable) ------
   // Upsert on (entry.ns, entry.query_hash): a new row gets a fresh id, an existing row keeps
   // its id and takes every other field from `entry` (entry.id is ignored). One change each.
-  // Returns the row's id.
+  // Returns the row's id. Throws InvalidArgument, writing nothing, when entry.embedding.size()
+  // is not the dim given to open().
   EntryId insert(const StoredEntry& entry);
-  // insert() for each entry, in order, in one script. Returns the ids in input order.
+  // insert() for each entry, in order, in one script. Returns the ids in input order. Throws
+  // InvalidArgument, writing nothing, when any embedding does not have open()'s dim.
   std::vector<EntryId> insert_many(std::span<const StoredEntry> entries);
   // last_accessed_at = now, access_count += 1; a missing id is a no-op; no version bump.
   void update_access(EntryId id, Timestamp now);
@@ -142,13 +144,34 @@ class RedisStore {
   // False on any inconsistency, when Redis is unreachable or when not open. Never throws.
   bool integrity_check() const noexcept;
   // Writes a point-in-time copy of every row (consistent as of one version), the quotas,
-  // the meta and the counter to `path` (the binary format in docs/multi-process.md),
-  // atomically (temp file + rename). Throws CheckpointError when the file cannot be written.
+  // the meta and the counter to `path` (the binary format in docs/multi-process.md) through
+  // detail::DurableFileWriter: a new private (0600) temporary file beside `path` (a symlink
+  // planted there is never followed), fsynced, renamed over `path`, directory fsynced; no
+  // temporary file is left behind on failure. Throws CheckpointError when the file cannot be
+  // written.
   void snapshot_to(const std::filesystem::path& path) const;
-  // Loads a snapshot into `dest` (replacing whatever that prefix held) and returns an
-  // unopened store on it. Throws StoreCorrupt when the file is not a valid snapshot (checked
-  // completely before Redis is touched), CheckpointError when it cannot be read,
-  // StoreUnavailable when Redis cannot be reached.
+  // Loads a snapshot into `dest`, replacing whatever that prefix held, and returns an
+  // unopened store on it.
+  //
+  // All or nothing: the file's header is checked before Redis is touched (a wrong magic is
+  // refused after 12 bytes, whatever the file's size); the rows are then streamed, a batch
+  // at a time, into a staging area under the prefix's hash tag ("{prefix}:s:<token>:...",
+  // keys that expire after a day) while the checksum is computed, and only when the whole
+  // file verified does one Lua script switch: delete every other key of the prefix and
+  // rename the staging keys into place. Until that script runs every handle, reader and
+  // writer on `dest` sees the old content; afterwards the new. A failure before the switch
+  // (damaged file, out of memory, lost connection, crash) leaves `dest` as it was and the
+  // staging keys are removed (or expire); run the restore again.
+  //
+  // Lineage (LINEAGE.md L2, L3): the next id becomes max(dest's next id and highest id,
+  // snapshot's), read inside the switch so ids allocated by concurrent writers are counted;
+  // when `dest` held any key, the counter becomes max(dest's counter, snapshot's) + 1, else
+  // the snapshot's. The feed starts empty: changes_since(v) is nullopt for every v below the
+  // new counter, so every attached reader rebuilds; later writes are ordinary records.
+  //
+  // Throws StoreCorrupt when the file is not a valid snapshot, CheckpointError when it cannot
+  // be read or another restore into the prefix switched in first, StoreUnavailable when Redis
+  // cannot be reached or refuses writes (OOM): in every case `dest` is unchanged.
   static RedisStore restore_from(const std::filesystem::path& src, RedisOptions dest);
 
  private:
