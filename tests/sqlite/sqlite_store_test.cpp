@@ -336,6 +336,24 @@ TEST(SqliteDamage, ForeignSqliteDatabaseIsRefused) {
   EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'engram%'"), 0);
 }
 
+TEST(SqliteDamage, RefusedForeignDatabaseIsLeftByteIdentical) {
+  TempDir dir;
+  const auto path = dir / "app.db";
+  sqlite_test::make_foreign_database(path);
+  const auto before = sqlite_test::file_state(path);
+  ASSERT_FALSE(before.bytes.empty());
+  expect_corrupt_on_open(path, "foreign database");
+  EXPECT_TRUE(sqlite_test::file_state(path) == before) << "a refused open must not write to the file";
+  for (const char* side : {"-wal", "-shm", "-journal"}) {
+    auto f = path;
+    f += side;
+    EXPECT_FALSE(std::filesystem::exists(f)) << f;
+  }
+  RawDb raw(path, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete") << "the foreign database was switched to WAL";
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM customers"), 3);
+}
+
 TEST(SqliteDamage, EmptyFileIsAFreshStore) {
   TempDir dir;
   const auto path = dir / "empty.db";
@@ -687,13 +705,95 @@ TEST(SqliteVersion, RetentionPrunesTheLog) {
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT min(version) FROM engram_changes"), 16);
 
-  // Retention 0 keeps no log: only an up-to-date reader gets an (empty) answer.
+  // Retention 0 still keeps the newest record (LINEAGE.md L1): a reader confirms its position
+  // by reading the record at its own version again.
   SqliteOptions none;
   none.change_log_retention = 0;
   auto z = open_store(dir / "zero.db", none);
   z.insert(make_entry("ns", "x"));
+  const EntryId y = z.insert(make_entry("ns", "y"));
   EXPECT_FALSE(z.changes_since(0, 10).has_value());
-  EXPECT_TRUE(z.changes_since(1, 10)->empty());
+  auto last = z.changes_since(1, 10);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(*last, (std::vector<Change>{{2, y, ChangeKind::kUpsert}}));
+  EXPECT_TRUE(z.changes_since(2, 10)->empty());
+}
+
+TEST(SqliteVersion, LatestRecordSurvivesEveryPruning) {
+  TempDir dir;
+  for (std::size_t retention : {0u, 1u, 2u, 17u, 40u}) {
+    SqliteOptions options;
+    options.change_log_retention = retention;
+    auto s = open_store(dir / ("r" + std::to_string(retention) + ".db"), options);
+    std::vector<EntryId> ids;
+    for (int i = 0; i < 120; ++i) {
+      if (i % 7 == 6) {
+        ASSERT_TRUE(s.delete_by_id(ids[static_cast<std::size_t>(i) / 2]));
+      } else {
+        ids.push_back(s.insert(make_entry("ns", sqlite_test::numbered("k", i))));
+      }
+      const auto counter = s.read_version_counter();
+      auto feed = s.changes_since(counter - 1, 5);
+      ASSERT_TRUE(feed.has_value()) << "retention " << retention << ", counter " << counter;
+      ASSERT_EQ(feed->size(), 1u);
+      EXPECT_EQ(feed->front().version, counter);
+      // Whatever is answered is the whole truth after v: contiguous versions up to the counter.
+      for (std::uint64_t v = 0; v < counter; ++v) {
+        auto tail = s.changes_since(v, 1000);
+        if (!tail) continue;
+        ASSERT_EQ(tail->size(), counter - v) << "retention " << retention << ": a feed skipped records";
+        for (std::size_t k = 0; k < tail->size(); ++k) EXPECT_EQ((*tail)[k].version, v + 1 + k);
+      }
+    }
+  }
+}
+
+// ---- insert and delete details -----------------------------------------------------------
+
+TEST(SqliteInsert, EmbeddingOfAnotherDimensionIsRefused) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  for (std::size_t dim : {std::size_t{0}, kDim - 1, kDim + 1, std::size_t{1536}}) {
+    auto e = make_entry("ns", "k");
+    e.embedding.assign(dim, 0.5f);
+    try {
+      s.insert(e);
+      ADD_FAILURE() << "an embedding of " << dim << " floats was stored in a store of dim " << kDim;
+    } catch (const InvalidArgument& err) {
+      EXPECT_NE(std::string(err.what()).find("Remediation:"), std::string::npos) << err.what();
+    }
+    const StoredEntry batch[] = {make_entry("ns", "good"), e};
+    EXPECT_THROW(s.insert_many(batch), InvalidArgument) << dim;
+  }
+  EXPECT_EQ(s.count(), 0u) << "a refused insert writes nothing, not even the good half of a batch";
+  EXPECT_EQ(s.read_version_counter(), 0u);
+  EXPECT_NO_THROW(s.insert(make_entry("ns", "k")));
+}
+
+TEST(SqliteDelete, DeletedRowsStayGoneAfterReopen) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  std::vector<EntryId> ids;
+  {
+    auto s = open_store(path);
+    for (int i = 0; i < 30; ++i) ids.push_back(s.insert(make_entry(i % 2 ? "odd" : "even", std::to_string(i))));
+    EXPECT_TRUE(s.delete_by_id(ids[0]));
+    const EntryId some[] = {ids[1], ids[2]};
+    EXPECT_EQ(s.delete_many(some), 2u);
+    EXPECT_EQ(s.clear_namespace("odd"), 14u);
+    auto other = open_store(path);  // a second connection keeps the WAL from being checkpointed
+    s.close();
+    other.close();
+  }
+  auto s = open_store(path);
+  EXPECT_EQ(s.count(), 13u);
+  EXPECT_EQ(s.count("odd"), 0u);
+  for (int i : {0, 1, 2, 3}) EXPECT_FALSE(s.get_by_id(ids[static_cast<std::size_t>(i)]).has_value()) << i;
+  EXPECT_FALSE(s.get_by_hash("even", make_entry("even", "0").query_hash).has_value());
+  EXPECT_EQ(s.list_namespaces(), std::vector<std::string>{"even"});
+  EXPECT_EQ(s.read_version_counter(), 47u);
+  const EntryId fresh = s.insert(make_entry("even", "0"));
+  EXPECT_GT(fresh, ids.back()) << "a deleted row's id is never handed out again";
 }
 
 // ---- round trip details ------------------------------------------------------------------
@@ -717,7 +817,6 @@ TEST(SqliteRoundTrip, BytesSurviveExactly) {
   EXPECT_FALSE(s.get_by_hash(std::string("n\0s", 3), e.query_hash).has_value());
   EXPECT_EQ(s.list_namespaces(), std::vector<std::string>{e.ns});
   auto empty = make_entry("", "empty");
-  empty.embedding.clear();
   empty.query.clear();
   empty.response.clear();
   const EntryId id2 = s.insert(empty);

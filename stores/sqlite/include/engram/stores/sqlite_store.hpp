@@ -53,8 +53,9 @@ struct SqliteOptions {
   Millis busy_timeout{5000};
 
   // Number of change-log rows kept for changes_since(). Older rows are pruned in the writing
-  // transaction; a reader that falls further behind gets nullopt and rebuilds. 0 keeps none
-  // (every reader that is behind rebuilds). Each process prunes with its own setting.
+  // transaction; a reader that falls further behind gets nullopt and rebuilds. The newest
+  // record is always kept (0 behaves as 1), so changes_since(counter - 1) returns it
+  // (LINEAGE.md L1). Each process prunes with its own setting.
   std::size_t change_log_retention = 100000;
 
   // integrity_check() runs PRAGMA integrity_check (also verifies every index against its
@@ -108,6 +109,9 @@ class SqliteStore {
 
   // Creates the file (mode 0600) if missing, sets WAL / synchronous=NORMAL / busy timeout,
   // creates or migrates the schema, records fingerprint and dim on first open.
+  // A file that is not an engram database (another program's SQLite database, a text file) is
+  // recognised by reads alone and refused before anything is written to it: its bytes, its
+  // modification time and its journal mode stay as they were.
   // Throws InvalidArgument (empty path), DimensionMismatch (dim differs; checked first),
   // EmbedderMismatch (fingerprint differs), SchemaError (file newer than this build, or a
   // migration failed), StoreCorrupt (garbage, truncated, or not an engram database),
@@ -147,7 +151,8 @@ class SqliteStore {
 
   // Upsert on (ns, query_hash); entry.id is ignored. An existing row keeps its id and takes
   // every other field from `entry`. Returns the id. Row, version bump and change-log row
-  // commit in one transaction.
+  // commit in one transaction. Throws InvalidArgument, writing nothing, when
+  // entry.embedding.size() differs from the dim given to open().
   EntryId insert(const StoredEntry& entry);
   // last_accessed_at = now, access_count += 1; unknown id is a no-op; no version bump.
   void update_access(EntryId id, Timestamp now);
@@ -214,7 +219,8 @@ class SqliteStore {
 
   // ---- refinements ----------------------------------------------------------------------
 
-  // insert() for each entry in one transaction (one change each); ids in input order.
+  // insert() for each entry in one transaction (one change each); ids in input order. One
+  // embedding of the wrong size refuses the whole batch (InvalidArgument, nothing written).
   std::vector<EntryId> insert_many(std::span<const StoredEntry> entries);
   // One transaction: last_accessed_at = max(stored, at), access_count += hits; unknown ids
   // are skipped; no version bump.
