@@ -891,34 +891,330 @@ TEST(SqliteBackup, SnapshotIsOneSelfContainedPrivateFile) {
   EXPECT_EQ(file_mode(dir / "restored.db"), 0600u);
 }
 
+// Scribbles over the start of every page but the first of a closed database file (its schema
+// and header stay readable), as a failing disk would.
+void damage_pages(const std::filesystem::path& path) {
+  const auto size = std::filesystem::file_size(path);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  for (std::uintmax_t off = 4096; off < size; off += 4096) {
+    f.seekp(static_cast<std::streamoff>(off));
+    for (int i = 0; i < 512; ++i) f.put(static_cast<char>(0x5A ^ (i * 37)));
+  }
+}
+
+std::vector<StoredEntry> all_entries(const SqliteStore& s) {
+  std::vector<StoredEntry> out;
+  s.iter_all([&](const StoredEntry& e) {
+    out.push_back(e);
+    return true;
+  });
+  return out;
+}
+
 TEST(SqliteBackup, RestoreReplacesADamagedDestination) {
   TempDir dir;
   auto s = open_store(dir / "cache.db");
   s.insert(make_entry("ns", "k"));
   s.snapshot_to(dir / "snap.db");
   {
-    std::ofstream out(dir / "broken.db", std::ios::binary);
-    for (int i = 0; i < 10000; ++i) out.put(static_cast<char>(i * 31));
+    auto broken = open_store(dir / "broken.db");
+    for (int i = 0; i < 200; ++i) broken.insert(make_entry("old", std::to_string(i)));
   }
+  damage_pages(dir / "broken.db");
   auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "broken.db");
   restored.open(kFingerprint, kDim);
   EXPECT_EQ(restored.count(), 1u);
   EXPECT_TRUE(restored.integrity_check());
+  // Its counter and ids could not be read: both move far past anything it can have reported.
+  EXPECT_GT(restored.read_version_counter(), std::uint64_t{1} << 40);
+  EXPECT_FALSE(restored.changes_since(200, 10).has_value());
+  EXPECT_GT(restored.insert(make_entry("new", "x")), EntryId{200});
 }
 
-TEST(SqliteBackup, RestoreIntoALiveStoreIsSeenByItsHandles) {
+// LINEAGE.md L2/L3: restoring into a file that other handles have open. The attached handle
+// must see a counter above every one it saw before, get nullopt for any history before the
+// restore (so it rebuilds), and never be handed an id that was allocated there before.
+TEST(SqliteLineage, RestoreIntoALiveFileNeverReusesIdsOrVersions) {
+  TempDir dir;
+  {
+    auto src = open_store(dir / "src.db");
+    for (int i = 0; i < 3; ++i) src.insert(make_entry("snap", std::to_string(i)));
+    src.snapshot_to(dir / "snap.db");
+  }
+  auto live = open_store(dir / "live.db");
+  std::vector<EntryId> old_ids;
+  for (int i = 0; i < 10; ++i) old_ids.push_back(live.insert(make_entry("old", std::to_string(i))));
+  ASSERT_TRUE(live.delete_by_id(old_ids[9]));  // the highest id ever allocated is no longer a row
+  ASSERT_TRUE(live.delete_by_id(old_ids[8]));
+  auto attached = open_store(dir / "live.db");  // a second handle (its own connection)
+  const std::uint64_t old_v = attached.read_version_counter();
+  ASSERT_EQ(old_v, 12u);
+  ASSERT_TRUE(attached.changes_since(old_v - 1, 10).has_value());
+
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "live.db");
+  EXPECT_FALSE(restored.is_open());
+
+  const std::uint64_t n = attached.read_version_counter();
+  EXPECT_GT(n, old_v) << "the counter must move past every value the destination reported";
+  EXPECT_EQ(n, old_v + 1) << "N = max(destination's 12, snapshot's 3) + 1";
+  EXPECT_EQ(live.read_version_counter(), n);
+  EXPECT_FALSE(attached.changes_since(old_v - 1, 10).has_value()) << "an attached reader must rebuild";
+  for (std::uint64_t v = 0; v < n; ++v) EXPECT_FALSE(attached.changes_since(v, 10).has_value()) << v;
+  EXPECT_TRUE(attached.changes_since(n, 10)->empty());
+  EXPECT_EQ(attached.count(), 3u);
+  EXPECT_EQ(attached.count("old"), 0u);
+
+  // New writes, through both the old handles and a new one: fresh ids, ordinary records.
+  const EntryId a = attached.insert(make_entry("new", "a"));
+  const EntryId b = live.insert(make_entry("new", "b"));
+  restored.open(kFingerprint, kDim);
+  const EntryId c = restored.insert(make_entry("new", "c"));
+  for (EntryId id : {a, b, c}) EXPECT_GT(id, old_ids.back()) << "id " << id << " was allocated here before";
+  EXPECT_EQ(restored.read_version_counter(), n + 3);
+  auto feed = attached.changes_since(n, 10);
+  ASSERT_TRUE(feed.has_value());
+  EXPECT_EQ(*feed,
+            (std::vector<Change>{
+                {n + 1, a, ChangeKind::kUpsert}, {n + 2, b, ChangeKind::kUpsert}, {n + 3, c, ChangeKind::kUpsert}}));
+  auto last = attached.changes_since(n + 2, 1);  // L1: the newest record is there
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->front().version, n + 3);
+  EXPECT_FALSE(attached.changes_since(old_v - 1, 10).has_value());
+  EXPECT_TRUE(attached.integrity_check());
+  EXPECT_FALSE(restored.read_meta("digest").has_value());
+  RawDb raw(dir / "live.db", SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'engram_snapshot'"), 0)
+      << "the snapshot's checksum table is not part of a live store";
+}
+
+TEST(SqliteLineage, RestoreIntoANewLocationKeepsTheSnapshotsFeed) {
   TempDir dir;
   auto src = open_store(dir / "src.db");
-  src.insert(make_entry("ns", "a"));
-  src.insert(make_entry("ns", "b"));
+  const EntryId a = src.insert(make_entry("ns", "a"));
+  const EntryId b = src.insert(make_entry("ns", "b"));
+  ASSERT_TRUE(src.delete_by_id(b));
   src.snapshot_to(dir / "snap.db");
-  auto live = open_store(dir / "live.db");
-  for (int i = 0; i < 5; ++i) live.insert(make_entry("other", std::to_string(i)));
-  EXPECT_EQ(live.read_version_counter(), 5u);
-  SqliteStore::restore_from(dir / "snap.db", dir / "live.db");
-  EXPECT_EQ(live.count(), 2u);
-  EXPECT_EQ(live.read_version_counter(), 2u);
-  EXPECT_FALSE(live.changes_since(5, 10).has_value()) << "a reader ahead of the restored counter rebuilds";
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "new.db");
+  restored.open(kFingerprint, kDim);
+  EXPECT_EQ(restored.read_version_counter(), 3u);
+  EXPECT_EQ(restored.changes_since(0, 10), src.changes_since(0, 10));
+  EXPECT_EQ(restored.get_by_id(a), src.get_by_id(a));
+  EXPECT_GT(restored.insert(make_entry("ns", "c")), b) << "the deleted tail id stays allocated";
+}
+
+// ---- foreign destinations ----------------------------------------------------------------
+
+TEST(SqliteForeign, RefusedRestoreLeavesAForeignDatabaseByteIdentical) {
+  TempDir dir;
+  {
+    auto src = open_store(dir / "src.db");
+    src.insert(make_entry("ns", "k"));
+    src.snapshot_to(dir / "snap.db");
+  }
+  const auto app = dir / "app.db";
+  sqlite_test::make_foreign_database(app);
+  const auto text = dir / "notes.txt";
+  {
+    std::ofstream out(text);
+    out << "shopping list: milk, eggs\n";
+  }
+  for (const auto& dest : {app, text}) {
+    const auto before = sqlite_test::file_state(dest);
+    try {
+      (void)SqliteStore::restore_from(dir / "snap.db", dest);
+      ADD_FAILURE() << dest << " was overwritten without force";
+    } catch (const StoreCorrupt& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("not an engram database"), std::string::npos) << m;
+      EXPECT_NE(m.find("Remediation:"), std::string::npos) << m;
+    }
+    EXPECT_TRUE(sqlite_test::file_state(dest) == before) << dest << " changed";
+  }
+  for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+    const auto name = f.path().filename().string();
+    EXPECT_EQ(name.find("engram-tmp"), std::string::npos) << name;
+    EXPECT_EQ(name.find("-wal"), std::string::npos) << name;
+    EXPECT_EQ(name.find("-journal"), std::string::npos) << name;
+  }
+  {
+    RawDb raw(app, SQLITE_OPEN_READONLY);
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM customers"), 3);
+  }
+
+  SqliteStore::RestoreOptions force;
+  force.force = true;
+  for (const auto& dest : {app, text}) {
+    auto restored = SqliteStore::restore_from(dir / "snap.db", dest, {}, force);
+    restored.open(kFingerprint, kDim);
+    EXPECT_EQ(restored.count(), 1u) << dest;
+    EXPECT_TRUE(restored.integrity_check()) << dest;
+    EXPECT_EQ(file_mode(dest), 0600u) << dest;
+  }
+}
+
+// ---- snapshot checksum -------------------------------------------------------------------
+
+// Every table of a database file as text (engram_snapshot left out), to compare two files'
+// content exactly.
+std::string dump(const std::filesystem::path& path) {
+  RawDb raw(path, SQLITE_OPEN_READONLY);
+  std::string out;
+  for (const char* sql :
+       {"SELECT id, hex(ns), hex(hash), hex(query), hex(response), hex(embedding), hex(metadata), "
+        "created_at, last_accessed_at, quote(ttl_ms), access_count FROM engram_entries ORDER BY id",
+        "SELECT hex(key), hex(value) FROM engram_meta ORDER BY key",
+        "SELECT hex(ns), max_entries FROM engram_quotas ORDER BY ns", "SELECT version, log_floor FROM engram_state",
+        "SELECT version, entry_id, kind FROM engram_changes ORDER BY version",
+        "SELECT name, seq FROM sqlite_sequence ORDER BY name"}) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(raw.handle(), sql, -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sql);
+    out += "#";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const unsigned char* p = sqlite3_column_text(st, c);
+        out += p ? reinterpret_cast<const char*>(p) : "NULL";
+        out += '|';
+      }
+      out += '\n';
+    }
+    sqlite3_finalize(st);
+  }
+  return out;
+}
+
+// A 40-row store with quotas and meta, snapshotted to dir/snap.db.
+std::vector<StoredEntry> make_snapshot(const TempDir& dir) {
+  auto s = open_store(dir / "src.db");
+  for (int i = 0; i < 40; ++i) {
+    auto e = make_entry(sqlite_test::numbered("ns", i % 3), sqlite_test::numbered("key", i),
+                        "{\"i\":" + std::to_string(i) + "}", i);
+    if (i % 5 == 0) e.ttl = Millis(60000 + i);
+    e.access_count = i;
+    s.insert(e);
+  }
+  s.set_namespace_quota("ns1", 25);
+  s.write_meta("owner", "team-a");
+  s.snapshot_to(dir / "snap.db");
+  return all_entries(s);
+}
+
+TEST(SqliteSnapshotChecksum, TamperedValuesAreRefusedAndTheDestinationIsUntouched) {
+  TempDir dir;
+  make_snapshot(dir);
+  const auto live_path = dir / "live.db";
+  {
+    auto live = open_store(live_path);
+    for (int i = 0; i < 5; ++i) live.insert(make_entry("live", std::to_string(i)));
+  }
+  const auto live_before = sqlite_test::file_state(live_path);
+  const char* edits[] = {
+      "UPDATE engram_entries SET response = 'how do I reset my password' WHERE id = 2",
+      "UPDATE engram_entries SET embedding = zeroblob(32) WHERE id = 7",
+      "UPDATE engram_entries SET id = 41 WHERE id = 40",
+      "UPDATE engram_entries SET access_count = access_count + 1 WHERE id = 3",
+      "UPDATE engram_entries SET ttl_ms = NULL WHERE id = 1",
+      "UPDATE engram_quotas SET max_entries = 26",
+      "UPDATE engram_meta SET value = 'team-b' WHERE key = 'owner'",
+      "UPDATE engram_state SET version = 39",
+      "UPDATE sqlite_sequence SET seq = 20 WHERE name = 'engram_entries'",
+      "DELETE FROM engram_changes WHERE version = 40",
+  };
+  for (const char* edit : edits) {
+    std::filesystem::copy_file(dir / "snap.db", dir / "tampered.db", std::filesystem::copy_options::overwrite_existing);
+    {
+      RawDb raw(dir / "tampered.db");
+      raw.exec(edit);
+    }
+    try {
+      (void)SqliteStore::restore_from(dir / "tampered.db", live_path);
+      ADD_FAILURE() << "accepted a snapshot after: " << edit;
+    } catch (const StoreCorrupt& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("checksum"), std::string::npos) << m;
+      EXPECT_NE(m.find("Remediation:"), std::string::npos) << m;
+    }
+    EXPECT_TRUE(sqlite_test::file_state(live_path) == live_before) << "the destination changed after: " << edit;
+  }
+  auto live = open_store(live_path);
+  EXPECT_EQ(live.count(), 5u);
+}
+
+TEST(SqliteSnapshotChecksum, SnapshotWithoutChecksumIsRefusedUnlessAccepted) {
+  TempDir dir;
+  const auto rows = make_snapshot(dir);
+  {
+    RawDb raw(dir / "snap.db");
+    raw.exec("DROP TABLE engram_snapshot");  // what snapshots of earlier engram versions look like
+  }
+  try {
+    (void)SqliteStore::restore_from(dir / "snap.db", dir / "out.db");
+    ADD_FAILURE() << "an unverifiable snapshot was restored";
+  } catch (const CheckpointError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("no checksum"), std::string::npos) << m;
+    EXPECT_NE(m.find("accept_unverified"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.db"));
+  SqliteStore::RestoreOptions trust;
+  trust.accept_unverified = true;
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "out.db", {}, trust);
+  restored.open(kFingerprint, kDim);
+  EXPECT_EQ(all_entries(restored), rows);
+}
+
+// Item 3 of issue 8: one bit flipped every 61 bytes of a 40-row snapshot, one flip per
+// restore. Every restore must either throw a StoreError or give back exactly the original
+// rows, quotas, meta, counter and id sequence; never silently different ones.
+TEST(SqliteSnapshotChecksum, BitFlipsNeverRestoreDifferentRows) {
+  TempDir dir;
+  const auto rows = make_snapshot(dir);
+  std::string original;
+  {
+    std::ifstream in(dir / "snap.db", std::ios::binary);
+    original.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string expected = dump(dir / "snap.db");
+  int flips = 0, refused = 0, identical = 0, different = 0;
+  for (std::size_t offset = 0; offset < original.size(); offset += 61) {
+    std::string bytes = original;
+    bytes[offset] = static_cast<char>(bytes[offset] ^ (1 << (flips % 8)));
+    ++flips;
+    {
+      std::ofstream out(dir / "flipped.db", std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    const auto dest = dir / "restored.db";
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      auto f = dest;
+      f += suffix;
+      std::filesystem::remove(f);
+    }
+    try {
+      auto restored = SqliteStore::restore_from(dir / "flipped.db", dest);
+      const bool same_dump = dump(dest) == expected;
+      restored.open(kFingerprint, kDim);
+      const bool same_rows = all_entries(restored) == rows && restored.get_namespace_quota("ns1") == 25u &&
+                             restored.read_meta("owner") == std::optional<std::string>("team-a");
+      if (same_dump && same_rows) {
+        ++identical;
+      } else {
+        ++different;
+        ADD_FAILURE() << "flip at byte " << offset << " restored different content";
+      }
+    } catch (const StoreError&) {
+      ++refused;
+    }
+  }
+  std::printf("bit flips: %d, refused %d, restored identical %d, restored different %d\n", flips, refused, identical,
+              different);
+  RecordProperty("flips", flips);
+  RecordProperty("refused", refused);
+  RecordProperty("identical", identical);
+  EXPECT_EQ(different, 0);
+  EXPECT_GT(flips, 900);
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(identical, 0);
 }
 
 TEST(SqliteBackup, RestoreRefusesBadSources) {
