@@ -1083,6 +1083,28 @@ std::string dump(const std::filesystem::path& path) {
   return out;
 }
 
+// Sets an environment variable for its lifetime, then restores the previous value.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 // A 40-row store with quotas and meta, snapshotted to dir/snap.db.
 std::vector<StoredEntry> make_snapshot(const TempDir& dir) {
   auto s = open_store(dir / "src.db");
@@ -1167,7 +1189,14 @@ TEST(SqliteSnapshotChecksum, SnapshotWithoutChecksumIsRefusedUnlessAccepted) {
 // restore. Every restore must either throw a StoreError or give back exactly the original
 // rows, quotas, meta, counter and id sequence; never silently different ones.
 TEST(SqliteSnapshotChecksum, BitFlipsNeverRestoreDifferentRows) {
+  // Hundreds of restores, each of which fsyncs the restored file and its directory: on a RAM
+  // file system when there is one, so the test stays fast (the fsyncs are not what it tests).
+  std::optional<ScopedEnv> tmpdir;
+  std::error_code ec;
+  if (::access("/dev/shm", W_OK) == 0 && std::filesystem::is_directory("/dev/shm", ec))
+    tmpdir.emplace("TMPDIR", "/dev/shm");
   TempDir dir;
+  tmpdir.reset();
   const auto rows = make_snapshot(dir);
   std::string original;
   {
@@ -1192,10 +1221,15 @@ TEST(SqliteSnapshotChecksum, BitFlipsNeverRestoreDifferentRows) {
     }
     try {
       auto restored = SqliteStore::restore_from(dir / "flipped.db", dest);
+      // The dump compares every column of every table; opening the result and reading it
+      // through the store as well is slower (the open writes and syncs), so it is sampled.
       const bool same_dump = dump(dest) == expected;
-      restored.open(kFingerprint, kDim);
-      const bool same_rows = all_entries(restored) == rows && restored.get_namespace_quota("ns1") == 25u &&
-                             restored.read_meta("owner") == std::optional<std::string>("team-a");
+      bool same_rows = true;
+      if ((identical + different) % 8 == 0) {
+        restored.open(kFingerprint, kDim);
+        same_rows = all_entries(restored) == rows && restored.get_namespace_quota("ns1") == 25u &&
+                    restored.read_meta("owner") == std::optional<std::string>("team-a");
+      }
       if (same_dump && same_rows) {
         ++identical;
       } else {

@@ -60,6 +60,17 @@ void create_private_exclusive(const std::filesystem::path& path) {
   ::close(fd);
 }
 
+void fsync_file(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    checkpoint_error("cannot flush '" + display(file) + "' to disk: " + std::strerror(err) + ".",
+                     "check the disk holding the destination and retry.");
+  }
+  ::close(fd);
+}
+
 void fsync_directory(const std::filesystem::path& file) {
   auto dir = file.parent_path();
   if (dir.empty()) dir = ".";
@@ -473,6 +484,8 @@ void stage_snapshot(const std::filesystem::path& src, const std::filesystem::pat
     }
     detail::Db copy(display(staged), options.busy_timeout.count());
     copy.open(staged.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+    // A scratch file, deleted whatever happens: no journal and no fsync for it.
+    copy.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", "preparing the staged copy");
     std::string message;
     const int rc = copy_database(copy.handle(), source.handle(), message);
     if (rc != SQLITE_DONE) {
@@ -551,8 +564,13 @@ void replace_file(const std::filesystem::path& staged, const std::filesystem::pa
     {
       detail::Db t(display(dest), options.busy_timeout.count());
       t.open(built.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+      // Nobody else sees this file before the rename and a failure deletes it, so it needs no
+      // journal and no fsync per commit: one fsync of the finished file below makes it durable
+      // before the rename publishes it.
+      t.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", "preparing the restored copy");
       fill_target(t, staged, false, old, true);
     }
+    fsync_file(built);
     for (const char* suffix : {"-wal", "-shm", "-journal"}) {
       auto f = dest;
       f += suffix;
