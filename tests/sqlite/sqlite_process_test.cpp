@@ -297,6 +297,61 @@ TEST(SqliteProcesses, SnapshotsAndReadsWhileAnotherProcessWrites) {
   RecordProperty("distinct_counts_seen", static_cast<int>(seen_counts.size()));
 }
 
+// LINEAGE.md L2/L3 across processes: another process has the destination open (WAL, its own
+// connection and version cache) while restore_from replaces the content. Afterwards it must
+// see a counter above the one it saw, get nullopt for its old position (so it rebuilds), and
+// receive a fresh id for its next insert.
+TEST(SqliteProcesses, RestoreUnderAnAttachedProcessMovesItsLineageForward) {
+  TempDir dir;
+  const auto live_path = dir / "live.db";
+  {
+    auto src = open_store(dir / "src.db");
+    src.insert(make_entry("snap", "a"));
+    src.insert(make_entry("snap", "b"));
+    src.snapshot_to(dir / "snap.db");
+  }
+  EntryId highest = 0;
+  {
+    auto live = open_store(live_path);
+    for (int i = 0; i < 6; ++i) highest = live.insert(make_entry("old", std::to_string(i)));
+    ASSERT_TRUE(live.delete_by_id(highest));
+  }
+  Pipe up, down;
+  const pid_t pid = spawn([&] {
+    up.close_read();
+    down.close_write();
+    auto s = open_store(live_path);
+    const auto before = s.read_version_counter();
+    up.send(static_cast<std::int64_t>(before));
+    std::int64_t go = 0;
+    if (!down.receive(go)) throw std::runtime_error("parent went away");
+    up.send(static_cast<std::int64_t>(s.read_version_counter()));
+    up.send(s.changes_since(before - 1, 10).has_value() ? 1 : 0);
+    up.send(s.insert(make_entry("new", "child")));
+    up.send(static_cast<std::int64_t>(s.count()));
+  });
+  up.close_write();
+  down.close_read();
+  std::int64_t before = 0;
+  ASSERT_TRUE(up.receive(before));
+  EXPECT_EQ(before, 7);
+  (void)SqliteStore::restore_from(dir / "snap.db", live_path);
+  down.send(1);
+  std::int64_t after = 0, replayable = -1, id = 0, count = 0;
+  ASSERT_TRUE(up.receive(after));
+  ASSERT_TRUE(up.receive(replayable));
+  ASSERT_TRUE(up.receive(id));
+  ASSERT_TRUE(up.receive(count));
+  EXPECT_EQ(wait_child(pid), 0);
+  EXPECT_GT(after, before) << "the attached process saw the counter go back";
+  EXPECT_EQ(replayable, 0) << "the attached process could replay a history that was replaced";
+  EXPECT_GT(id, highest) << "the attached process was handed an id allocated before the restore";
+  EXPECT_EQ(count, 3);
+  auto s = open_store(live_path);
+  EXPECT_EQ(s.read_version_counter(), static_cast<std::uint64_t>(after) + 1);
+  EXPECT_TRUE(s.integrity_check());
+}
+
 TEST(SqliteProcesses, VersionCounterPollSeesOtherProcesses) {
   TempDir dir;
   const auto path = dir / "poll.db";

@@ -336,6 +336,24 @@ TEST(SqliteDamage, ForeignSqliteDatabaseIsRefused) {
   EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'engram%'"), 0);
 }
 
+TEST(SqliteDamage, RefusedForeignDatabaseIsLeftByteIdentical) {
+  TempDir dir;
+  const auto path = dir / "app.db";
+  sqlite_test::make_foreign_database(path);
+  const auto before = sqlite_test::file_state(path);
+  ASSERT_FALSE(before.bytes.empty());
+  expect_corrupt_on_open(path, "foreign database");
+  EXPECT_TRUE(sqlite_test::file_state(path) == before) << "a refused open must not write to the file";
+  for (const char* side : {"-wal", "-shm", "-journal"}) {
+    auto f = path;
+    f += side;
+    EXPECT_FALSE(std::filesystem::exists(f)) << f;
+  }
+  RawDb raw(path, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete") << "the foreign database was switched to WAL";
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM customers"), 3);
+}
+
 TEST(SqliteDamage, EmptyFileIsAFreshStore) {
   TempDir dir;
   const auto path = dir / "empty.db";
@@ -687,13 +705,95 @@ TEST(SqliteVersion, RetentionPrunesTheLog) {
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT min(version) FROM engram_changes"), 16);
 
-  // Retention 0 keeps no log: only an up-to-date reader gets an (empty) answer.
+  // Retention 0 still keeps the newest record (LINEAGE.md L1): a reader confirms its position
+  // by reading the record at its own version again.
   SqliteOptions none;
   none.change_log_retention = 0;
   auto z = open_store(dir / "zero.db", none);
   z.insert(make_entry("ns", "x"));
+  const EntryId y = z.insert(make_entry("ns", "y"));
   EXPECT_FALSE(z.changes_since(0, 10).has_value());
-  EXPECT_TRUE(z.changes_since(1, 10)->empty());
+  auto last = z.changes_since(1, 10);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(*last, (std::vector<Change>{{2, y, ChangeKind::kUpsert}}));
+  EXPECT_TRUE(z.changes_since(2, 10)->empty());
+}
+
+TEST(SqliteVersion, LatestRecordSurvivesEveryPruning) {
+  TempDir dir;
+  for (std::size_t retention : {0u, 1u, 2u, 17u, 40u}) {
+    SqliteOptions options;
+    options.change_log_retention = retention;
+    auto s = open_store(dir / ("r" + std::to_string(retention) + ".db"), options);
+    std::vector<EntryId> ids;
+    for (int i = 0; i < 120; ++i) {
+      if (i % 7 == 6) {
+        ASSERT_TRUE(s.delete_by_id(ids[static_cast<std::size_t>(i) / 2]));
+      } else {
+        ids.push_back(s.insert(make_entry("ns", sqlite_test::numbered("k", i))));
+      }
+      const auto counter = s.read_version_counter();
+      auto feed = s.changes_since(counter - 1, 5);
+      ASSERT_TRUE(feed.has_value()) << "retention " << retention << ", counter " << counter;
+      ASSERT_EQ(feed->size(), 1u);
+      EXPECT_EQ(feed->front().version, counter);
+      // Whatever is answered is the whole truth after v: contiguous versions up to the counter.
+      for (std::uint64_t v = 0; v < counter; ++v) {
+        auto tail = s.changes_since(v, 1000);
+        if (!tail) continue;
+        ASSERT_EQ(tail->size(), counter - v) << "retention " << retention << ": a feed skipped records";
+        for (std::size_t k = 0; k < tail->size(); ++k) EXPECT_EQ((*tail)[k].version, v + 1 + k);
+      }
+    }
+  }
+}
+
+// ---- insert and delete details -----------------------------------------------------------
+
+TEST(SqliteInsert, EmbeddingOfAnotherDimensionIsRefused) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  for (std::size_t dim : {std::size_t{0}, kDim - 1, kDim + 1, std::size_t{1536}}) {
+    auto e = make_entry("ns", "k");
+    e.embedding.assign(dim, 0.5f);
+    try {
+      s.insert(e);
+      ADD_FAILURE() << "an embedding of " << dim << " floats was stored in a store of dim " << kDim;
+    } catch (const InvalidArgument& err) {
+      EXPECT_NE(std::string(err.what()).find("Remediation:"), std::string::npos) << err.what();
+    }
+    const StoredEntry batch[] = {make_entry("ns", "good"), e};
+    EXPECT_THROW(s.insert_many(batch), InvalidArgument) << dim;
+  }
+  EXPECT_EQ(s.count(), 0u) << "a refused insert writes nothing, not even the good half of a batch";
+  EXPECT_EQ(s.read_version_counter(), 0u);
+  EXPECT_NO_THROW(s.insert(make_entry("ns", "k")));
+}
+
+TEST(SqliteDelete, DeletedRowsStayGoneAfterReopen) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  std::vector<EntryId> ids;
+  {
+    auto s = open_store(path);
+    for (int i = 0; i < 30; ++i) ids.push_back(s.insert(make_entry(i % 2 ? "odd" : "even", std::to_string(i))));
+    EXPECT_TRUE(s.delete_by_id(ids[0]));
+    const EntryId some[] = {ids[1], ids[2]};
+    EXPECT_EQ(s.delete_many(some), 2u);
+    EXPECT_EQ(s.clear_namespace("odd"), 14u);
+    auto other = open_store(path);  // a second connection keeps the WAL from being checkpointed
+    s.close();
+    other.close();
+  }
+  auto s = open_store(path);
+  EXPECT_EQ(s.count(), 13u);
+  EXPECT_EQ(s.count("odd"), 0u);
+  for (int i : {0, 1, 2, 3}) EXPECT_FALSE(s.get_by_id(ids[static_cast<std::size_t>(i)]).has_value()) << i;
+  EXPECT_FALSE(s.get_by_hash("even", make_entry("even", "0").query_hash).has_value());
+  EXPECT_EQ(s.list_namespaces(), std::vector<std::string>{"even"});
+  EXPECT_EQ(s.read_version_counter(), 47u);
+  const EntryId fresh = s.insert(make_entry("even", "0"));
+  EXPECT_GT(fresh, ids.back()) << "a deleted row's id is never handed out again";
 }
 
 // ---- round trip details ------------------------------------------------------------------
@@ -717,7 +817,6 @@ TEST(SqliteRoundTrip, BytesSurviveExactly) {
   EXPECT_FALSE(s.get_by_hash(std::string("n\0s", 3), e.query_hash).has_value());
   EXPECT_EQ(s.list_namespaces(), std::vector<std::string>{e.ns});
   auto empty = make_entry("", "empty");
-  empty.embedding.clear();
   empty.query.clear();
   empty.response.clear();
   const EntryId id2 = s.insert(empty);
@@ -792,34 +891,364 @@ TEST(SqliteBackup, SnapshotIsOneSelfContainedPrivateFile) {
   EXPECT_EQ(file_mode(dir / "restored.db"), 0600u);
 }
 
+// Scribbles over the start of every page but the first of a closed database file (its schema
+// and header stay readable), as a failing disk would.
+void damage_pages(const std::filesystem::path& path) {
+  const auto size = std::filesystem::file_size(path);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  for (std::uintmax_t off = 4096; off < size; off += 4096) {
+    f.seekp(static_cast<std::streamoff>(off));
+    for (int i = 0; i < 512; ++i) f.put(static_cast<char>(0x5A ^ (i * 37)));
+  }
+}
+
+std::vector<StoredEntry> all_entries(const SqliteStore& s) {
+  std::vector<StoredEntry> out;
+  s.iter_all([&](const StoredEntry& e) {
+    out.push_back(e);
+    return true;
+  });
+  return out;
+}
+
 TEST(SqliteBackup, RestoreReplacesADamagedDestination) {
   TempDir dir;
   auto s = open_store(dir / "cache.db");
   s.insert(make_entry("ns", "k"));
   s.snapshot_to(dir / "snap.db");
   {
-    std::ofstream out(dir / "broken.db", std::ios::binary);
-    for (int i = 0; i < 10000; ++i) out.put(static_cast<char>(i * 31));
+    auto broken = open_store(dir / "broken.db");
+    for (int i = 0; i < 200; ++i) broken.insert(make_entry("old", std::to_string(i)));
   }
+  damage_pages(dir / "broken.db");
   auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "broken.db");
   restored.open(kFingerprint, kDim);
   EXPECT_EQ(restored.count(), 1u);
   EXPECT_TRUE(restored.integrity_check());
+  // Its counter and ids could not be read: both move far past anything it can have reported.
+  EXPECT_GT(restored.read_version_counter(), std::uint64_t{1} << 40);
+  EXPECT_FALSE(restored.changes_since(200, 10).has_value());
+  EXPECT_GT(restored.insert(make_entry("new", "x")), EntryId{200});
 }
 
-TEST(SqliteBackup, RestoreIntoALiveStoreIsSeenByItsHandles) {
+// LINEAGE.md L2/L3: restoring into a file that other handles have open. The attached handle
+// must see a counter above every one it saw before, get nullopt for any history before the
+// restore (so it rebuilds), and never be handed an id that was allocated there before.
+TEST(SqliteLineage, RestoreIntoALiveFileNeverReusesIdsOrVersions) {
+  TempDir dir;
+  {
+    auto src = open_store(dir / "src.db");
+    for (int i = 0; i < 3; ++i) src.insert(make_entry("snap", std::to_string(i)));
+    src.snapshot_to(dir / "snap.db");
+  }
+  auto live = open_store(dir / "live.db");
+  std::vector<EntryId> old_ids;
+  for (int i = 0; i < 10; ++i) old_ids.push_back(live.insert(make_entry("old", std::to_string(i))));
+  ASSERT_TRUE(live.delete_by_id(old_ids[9]));  // the highest id ever allocated is no longer a row
+  ASSERT_TRUE(live.delete_by_id(old_ids[8]));
+  auto attached = open_store(dir / "live.db");  // a second handle (its own connection)
+  const std::uint64_t old_v = attached.read_version_counter();
+  ASSERT_EQ(old_v, 12u);
+  ASSERT_TRUE(attached.changes_since(old_v - 1, 10).has_value());
+
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "live.db");
+  EXPECT_FALSE(restored.is_open());
+
+  const std::uint64_t n = attached.read_version_counter();
+  EXPECT_GT(n, old_v) << "the counter must move past every value the destination reported";
+  EXPECT_EQ(n, old_v + 1) << "N = max(destination's 12, snapshot's 3) + 1";
+  EXPECT_EQ(live.read_version_counter(), n);
+  EXPECT_FALSE(attached.changes_since(old_v - 1, 10).has_value()) << "an attached reader must rebuild";
+  for (std::uint64_t v = 0; v < n; ++v) EXPECT_FALSE(attached.changes_since(v, 10).has_value()) << v;
+  EXPECT_TRUE(attached.changes_since(n, 10)->empty());
+  EXPECT_EQ(attached.count(), 3u);
+  EXPECT_EQ(attached.count("old"), 0u);
+
+  // New writes, through both the old handles and a new one: fresh ids, ordinary records.
+  const EntryId a = attached.insert(make_entry("new", "a"));
+  const EntryId b = live.insert(make_entry("new", "b"));
+  restored.open(kFingerprint, kDim);
+  const EntryId c = restored.insert(make_entry("new", "c"));
+  for (EntryId id : {a, b, c}) EXPECT_GT(id, old_ids.back()) << "id " << id << " was allocated here before";
+  EXPECT_EQ(restored.read_version_counter(), n + 3);
+  auto feed = attached.changes_since(n, 10);
+  ASSERT_TRUE(feed.has_value());
+  EXPECT_EQ(*feed,
+            (std::vector<Change>{
+                {n + 1, a, ChangeKind::kUpsert}, {n + 2, b, ChangeKind::kUpsert}, {n + 3, c, ChangeKind::kUpsert}}));
+  auto last = attached.changes_since(n + 2, 1);  // L1: the newest record is there
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->front().version, n + 3);
+  EXPECT_FALSE(attached.changes_since(old_v - 1, 10).has_value());
+  EXPECT_TRUE(attached.integrity_check());
+  EXPECT_FALSE(restored.read_meta("digest").has_value());
+  RawDb raw(dir / "live.db", SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'engram_snapshot'"), 0)
+      << "the snapshot's checksum table is not part of a live store";
+}
+
+TEST(SqliteLineage, RestoreIntoANewLocationKeepsTheSnapshotsFeed) {
   TempDir dir;
   auto src = open_store(dir / "src.db");
-  src.insert(make_entry("ns", "a"));
-  src.insert(make_entry("ns", "b"));
+  const EntryId a = src.insert(make_entry("ns", "a"));
+  const EntryId b = src.insert(make_entry("ns", "b"));
+  ASSERT_TRUE(src.delete_by_id(b));
   src.snapshot_to(dir / "snap.db");
-  auto live = open_store(dir / "live.db");
-  for (int i = 0; i < 5; ++i) live.insert(make_entry("other", std::to_string(i)));
-  EXPECT_EQ(live.read_version_counter(), 5u);
-  SqliteStore::restore_from(dir / "snap.db", dir / "live.db");
-  EXPECT_EQ(live.count(), 2u);
-  EXPECT_EQ(live.read_version_counter(), 2u);
-  EXPECT_FALSE(live.changes_since(5, 10).has_value()) << "a reader ahead of the restored counter rebuilds";
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "new.db");
+  restored.open(kFingerprint, kDim);
+  EXPECT_EQ(restored.read_version_counter(), 3u);
+  EXPECT_EQ(restored.changes_since(0, 10), src.changes_since(0, 10));
+  EXPECT_EQ(restored.get_by_id(a), src.get_by_id(a));
+  EXPECT_GT(restored.insert(make_entry("ns", "c")), b) << "the deleted tail id stays allocated";
+}
+
+// ---- foreign destinations ----------------------------------------------------------------
+
+TEST(SqliteForeign, RefusedRestoreLeavesAForeignDatabaseByteIdentical) {
+  TempDir dir;
+  {
+    auto src = open_store(dir / "src.db");
+    src.insert(make_entry("ns", "k"));
+    src.snapshot_to(dir / "snap.db");
+  }
+  const auto app = dir / "app.db";
+  sqlite_test::make_foreign_database(app);
+  const auto text = dir / "notes.txt";
+  {
+    std::ofstream out(text);
+    out << "shopping list: milk, eggs\n";
+  }
+  for (const auto& dest : {app, text}) {
+    const auto before = sqlite_test::file_state(dest);
+    try {
+      (void)SqliteStore::restore_from(dir / "snap.db", dest);
+      ADD_FAILURE() << dest << " was overwritten without force";
+    } catch (const StoreCorrupt& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("not an engram database"), std::string::npos) << m;
+      EXPECT_NE(m.find("Remediation:"), std::string::npos) << m;
+    }
+    EXPECT_TRUE(sqlite_test::file_state(dest) == before) << dest << " changed";
+  }
+  for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+    const auto name = f.path().filename().string();
+    EXPECT_EQ(name.find("engram-tmp"), std::string::npos) << name;
+    EXPECT_EQ(name.find("-wal"), std::string::npos) << name;
+    EXPECT_EQ(name.find("-journal"), std::string::npos) << name;
+  }
+  {
+    RawDb raw(app, SQLITE_OPEN_READONLY);
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM customers"), 3);
+  }
+
+  SqliteStore::RestoreOptions force;
+  force.force = true;
+  for (const auto& dest : {app, text}) {
+    auto restored = SqliteStore::restore_from(dir / "snap.db", dest, {}, force);
+    restored.open(kFingerprint, kDim);
+    EXPECT_EQ(restored.count(), 1u) << dest;
+    EXPECT_TRUE(restored.integrity_check()) << dest;
+    EXPECT_EQ(file_mode(dest), 0600u) << dest;
+  }
+}
+
+// ---- snapshot checksum -------------------------------------------------------------------
+
+// Every table of a database file as text (engram_snapshot left out), to compare two files'
+// content exactly.
+std::string dump(const std::filesystem::path& path) {
+  RawDb raw(path, SQLITE_OPEN_READONLY);
+  std::string out;
+  for (const char* sql :
+       {"SELECT id, hex(ns), hex(hash), hex(query), hex(response), hex(embedding), hex(metadata), "
+        "created_at, last_accessed_at, quote(ttl_ms), access_count FROM engram_entries ORDER BY id",
+        "SELECT hex(key), hex(value) FROM engram_meta ORDER BY key",
+        "SELECT hex(ns), max_entries FROM engram_quotas ORDER BY ns", "SELECT version, log_floor FROM engram_state",
+        "SELECT version, entry_id, kind FROM engram_changes ORDER BY version",
+        "SELECT name, seq FROM sqlite_sequence ORDER BY name"}) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(raw.handle(), sql, -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sql);
+    out += "#";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const unsigned char* p = sqlite3_column_text(st, c);
+        out += p ? reinterpret_cast<const char*>(p) : "NULL";
+        out += '|';
+      }
+      out += '\n';
+    }
+    sqlite3_finalize(st);
+  }
+  return out;
+}
+
+// Sets an environment variable for its lifetime, then restores the previous value.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// A 40-row store with quotas and meta, snapshotted to dir/snap.db.
+std::vector<StoredEntry> make_snapshot(const TempDir& dir) {
+  auto s = open_store(dir / "src.db");
+  for (int i = 0; i < 40; ++i) {
+    auto e = make_entry(sqlite_test::numbered("ns", i % 3), sqlite_test::numbered("key", i),
+                        "{\"i\":" + std::to_string(i) + "}", i);
+    if (i % 5 == 0) e.ttl = Millis(60000 + i);
+    e.access_count = i;
+    s.insert(e);
+  }
+  s.set_namespace_quota("ns1", 25);
+  s.write_meta("owner", "team-a");
+  s.snapshot_to(dir / "snap.db");
+  return all_entries(s);
+}
+
+TEST(SqliteSnapshotChecksum, TamperedValuesAreRefusedAndTheDestinationIsUntouched) {
+  TempDir dir;
+  make_snapshot(dir);
+  const auto live_path = dir / "live.db";
+  {
+    auto live = open_store(live_path);
+    for (int i = 0; i < 5; ++i) live.insert(make_entry("live", std::to_string(i)));
+  }
+  const auto live_before = sqlite_test::file_state(live_path);
+  const char* edits[] = {
+      "UPDATE engram_entries SET response = 'how do I reset my password' WHERE id = 2",
+      "UPDATE engram_entries SET embedding = zeroblob(32) WHERE id = 7",
+      "UPDATE engram_entries SET id = 41 WHERE id = 40",
+      "UPDATE engram_entries SET access_count = access_count + 1 WHERE id = 3",
+      "UPDATE engram_entries SET ttl_ms = NULL WHERE id = 1",
+      "UPDATE engram_quotas SET max_entries = 26",
+      "UPDATE engram_meta SET value = 'team-b' WHERE key = 'owner'",
+      "UPDATE engram_state SET version = 39",
+      "UPDATE sqlite_sequence SET seq = 20 WHERE name = 'engram_entries'",
+      "DELETE FROM engram_changes WHERE version = 40",
+  };
+  for (const char* edit : edits) {
+    std::filesystem::copy_file(dir / "snap.db", dir / "tampered.db", std::filesystem::copy_options::overwrite_existing);
+    {
+      RawDb raw(dir / "tampered.db");
+      raw.exec(edit);
+    }
+    try {
+      (void)SqliteStore::restore_from(dir / "tampered.db", live_path);
+      ADD_FAILURE() << "accepted a snapshot after: " << edit;
+    } catch (const StoreCorrupt& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("checksum"), std::string::npos) << m;
+      EXPECT_NE(m.find("Remediation:"), std::string::npos) << m;
+    }
+    EXPECT_TRUE(sqlite_test::file_state(live_path) == live_before) << "the destination changed after: " << edit;
+  }
+  auto live = open_store(live_path);
+  EXPECT_EQ(live.count(), 5u);
+}
+
+TEST(SqliteSnapshotChecksum, SnapshotWithoutChecksumIsRefusedUnlessAccepted) {
+  TempDir dir;
+  const auto rows = make_snapshot(dir);
+  {
+    RawDb raw(dir / "snap.db");
+    raw.exec("DROP TABLE engram_snapshot");  // what snapshots of earlier engram versions look like
+  }
+  try {
+    (void)SqliteStore::restore_from(dir / "snap.db", dir / "out.db");
+    ADD_FAILURE() << "an unverifiable snapshot was restored";
+  } catch (const CheckpointError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("no checksum"), std::string::npos) << m;
+    EXPECT_NE(m.find("accept_unverified"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.db"));
+  SqliteStore::RestoreOptions trust;
+  trust.accept_unverified = true;
+  auto restored = SqliteStore::restore_from(dir / "snap.db", dir / "out.db", {}, trust);
+  restored.open(kFingerprint, kDim);
+  EXPECT_EQ(all_entries(restored), rows);
+}
+
+// Item 3 of issue 8: one bit flipped every 61 bytes of a 40-row snapshot, one flip per
+// restore. Every restore must either throw a StoreError or give back exactly the original
+// rows, quotas, meta, counter and id sequence; never silently different ones.
+TEST(SqliteSnapshotChecksum, BitFlipsNeverRestoreDifferentRows) {
+  // Hundreds of restores, each of which fsyncs the restored file and its directory: on a RAM
+  // file system when there is one, so the test stays fast (the fsyncs are not what it tests).
+  std::optional<ScopedEnv> tmpdir;
+  std::error_code ec;
+  if (::access("/dev/shm", W_OK) == 0 && std::filesystem::is_directory("/dev/shm", ec))
+    tmpdir.emplace("TMPDIR", "/dev/shm");
+  TempDir dir;
+  tmpdir.reset();
+  const auto rows = make_snapshot(dir);
+  std::string original;
+  {
+    std::ifstream in(dir / "snap.db", std::ios::binary);
+    original.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string expected = dump(dir / "snap.db");
+  int flips = 0, refused = 0, identical = 0, different = 0;
+  for (std::size_t offset = 0; offset < original.size(); offset += 61) {
+    std::string bytes = original;
+    bytes[offset] = static_cast<char>(bytes[offset] ^ (1 << (flips % 8)));
+    ++flips;
+    {
+      std::ofstream out(dir / "flipped.db", std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    const auto dest = dir / "restored.db";
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      auto f = dest;
+      f += suffix;
+      std::filesystem::remove(f);
+    }
+    try {
+      auto restored = SqliteStore::restore_from(dir / "flipped.db", dest);
+      // The dump compares every column of every table; opening the result and reading it
+      // through the store as well is slower (the open writes and syncs), so it is sampled.
+      const bool same_dump = dump(dest) == expected;
+      bool same_rows = true;
+      if ((identical + different) % 8 == 0) {
+        restored.open(kFingerprint, kDim);
+        same_rows = all_entries(restored) == rows && restored.get_namespace_quota("ns1") == 25u &&
+                    restored.read_meta("owner") == std::optional<std::string>("team-a");
+      }
+      if (same_dump && same_rows) {
+        ++identical;
+      } else {
+        ++different;
+        ADD_FAILURE() << "flip at byte " << offset << " restored different content";
+      }
+    } catch (const StoreError&) {
+      ++refused;
+    }
+  }
+  std::printf("bit flips: %d, refused %d, restored identical %d, restored different %d\n", flips, refused, identical,
+              different);
+  RecordProperty("flips", flips);
+  RecordProperty("refused", refused);
+  RecordProperty("identical", identical);
+  EXPECT_EQ(different, 0);
+  EXPECT_GT(flips, 900);
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(identical, 0);
 }
 
 TEST(SqliteBackup, RestoreRefusesBadSources) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +14,9 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -111,6 +114,34 @@ class RawDb {
  private:
   sqlite3* db_ = nullptr;
 };
+
+// The bytes and modification time of a file, to prove that a refused call did not write it.
+struct FileState {
+  std::string bytes;
+  std::int64_t mtime_sec = 0;
+  std::int64_t mtime_nsec = 0;
+  bool operator==(const FileState&) const = default;
+};
+
+inline FileState file_state(const std::filesystem::path& path) {
+  FileState st;
+  std::ifstream in(path, std::ios::binary);
+  st.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0) {
+    st.mtime_sec = info.st_mtim.tv_sec;
+    st.mtime_nsec = info.st_mtim.tv_nsec;
+  }
+  return st;
+}
+
+// Another program's database: journal_mode=DELETE (SQLite's default), one table with rows.
+inline void make_foreign_database(const std::filesystem::path& path) {
+  RawDb raw(path);
+  raw.exec(
+      "PRAGMA journal_mode = DELETE; CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+      "INSERT INTO customers(name) VALUES ('ada'), ('grace'), ('barbara');");
+}
 
 // A child process running `body`; exit code 0 when body returns, 1 when it throws.
 // The child never runs destructors of the parent's objects (it leaves with _exit).

@@ -186,6 +186,7 @@ struct SqliteState {
   bool memory = false;      // in-memory database (":memory:" or a mode=memory URI)
   std::string db_filename;  // absolute path of the database file; empty in memory
   int schema_version = 0;
+  std::size_t dim = 0;         // the dimension open() was given (and the file records)
   WalIndexTap* tap = nullptr;  // null in memory or without the engram VFS
   PollCache poll;
   SqlitePollStats stats;

@@ -119,6 +119,8 @@ const Migration* sqlite_migrations(std::size_t& count) noexcept {
   return kMigrations;
 }
 
+int inspect_schema(const Db& db) { return detect_version(db); }
+
 int read_schema_version(const Db& db) {
   auto text = meta_value(db, "schema_version");
   long long version = 0;
@@ -130,31 +132,58 @@ int read_schema_version(const Db& db) {
   return static_cast<int>(version);
 }
 
+namespace {
+
+// Inside the caller's write transaction: refuses a foreign or newer file, applies the missing
+// migration steps in order and records the resulting schema version.
+int apply_migrations(const Db& db) {
+  int version = detect_version(db);
+  if (version > kSqliteSchemaVersion) {
+    throw SchemaError("SQLite store '" + db.file() + "' has schema version " + std::to_string(version) +
+                      ", newer than this build of engram understands (" + std::to_string(kSqliteSchemaVersion) +
+                      "). Remediation: upgrade engram in this program, or use another file.");
+  }
+  for (const auto& step : kMigrations) {
+    if (step.to <= version) continue;
+    try {
+      db.exec(step.sql, "migrating the schema");
+    } catch (const StoreCorrupt&) {
+      throw;
+    } catch (const StoreUnavailable&) {
+      throw;
+    } catch (const StoreError& e) {
+      throw SchemaError("SQLite store '" + db.file() + "': migration from schema version " +
+                        std::to_string(step.to - 1) + " to " + std::to_string(step.to) +
+                        " failed, nothing was changed: " + e.what());
+    }
+    version = step.to;
+  }
+  set_meta(db, "schema_version", std::to_string(version));
+  return version;
+}
+
+void rollback_if_open(const Db& db) {
+  if (sqlite3_get_autocommit(db.handle()) == 0) sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+}  // namespace
+
+int migrate_schema(const Db& db) {
+  db.exec("BEGIN IMMEDIATE", "starting the migration transaction");
+  try {
+    const int version = apply_migrations(db);
+    db.exec("COMMIT", "committing the migration");
+    return version;
+  } catch (...) {
+    rollback_if_open(db);
+    throw;
+  }
+}
+
 int prepare_schema(const Db& db, std::string_view fingerprint, std::size_t dim) {
   db.exec("BEGIN IMMEDIATE", "starting the schema transaction");
   try {
-    int version = detect_version(db);
-    if (version > kSqliteSchemaVersion) {
-      throw SchemaError("SQLite store '" + db.file() + "' has schema version " + std::to_string(version) +
-                        ", newer than this build of engram understands (" + std::to_string(kSqliteSchemaVersion) +
-                        "). Remediation: upgrade engram in this program, or use another file.");
-    }
-    for (const auto& step : kMigrations) {
-      if (step.to <= version) continue;
-      try {
-        db.exec(step.sql, "migrating the schema");
-      } catch (const StoreCorrupt&) {
-        throw;
-      } catch (const StoreUnavailable&) {
-        throw;
-      } catch (const StoreError& e) {
-        throw SchemaError("SQLite store '" + db.file() + "': migration from schema version " +
-                          std::to_string(step.to - 1) + " to " + std::to_string(step.to) +
-                          " failed, nothing was changed: " + e.what());
-      }
-      version = step.to;
-    }
-    set_meta(db, "schema_version", std::to_string(version));
+    const int version = apply_migrations(db);
 
     // Dimension first: a different dimension makes every stored vector unusable, whatever
     // the embedder's name.
@@ -186,7 +215,7 @@ int prepare_schema(const Db& db, std::string_view fingerprint, std::size_t dim) 
     db.exec("COMMIT", "committing the schema transaction");
     return version;
   } catch (...) {
-    if (sqlite3_get_autocommit(db.handle()) == 0) sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    rollback_if_open(db);
     throw;
   }
 }

@@ -24,6 +24,17 @@ const Migration* sqlite_migrations(std::size_t& count) noexcept;
 // Returns the schema version now in the file.
 int prepare_schema(const Db& db, std::string_view fingerprint, std::size_t dim);
 
+// Read-only inspection, before anything may write to the file: 0 for an empty database, the
+// recorded schema version for an engram database. Throws StoreCorrupt for a SQLite database
+// that is not engram's (or a file that is not a database at all), so that open() refuses a
+// foreign file before it switches the journal mode or creates a table in it.
+int inspect_schema(const Db& db);
+
+// Brings an engram database forward to kSqliteSchemaVersion in one BEGIN IMMEDIATE
+// transaction, without touching the embedder identity (restore uses it on its private copy
+// of an older snapshot). Throws SchemaError for a newer file or a failed step.
+int migrate_schema(const Db& db);
+
 // Reads meta "schema_version" of an engram database inside the caller's transaction (or
 // autocommit). Throws StoreCorrupt when the file is not an engram database.
 int read_schema_version(const Db& db);

@@ -251,7 +251,10 @@ class WriteTxn {
       // Keep at least the newest `retention` changes; the log then covers (floor, version].
       // Pruning waits until retention/16 rows are due and removes them in one statement, so
       // most writes touch no extra page for it (the log holds up to retention * 17/16 rows).
-      const std::uint64_t retention = impl_.options.change_log_retention;
+      // At least one row is kept whatever the option says: the newest record must stay readable
+      // (LINEAGE.md L1), because a reader confirms its position by reading the record at its
+      // own version again; with an empty log every reader would rebuild on every change.
+      const std::uint64_t retention = std::max<std::uint64_t>(impl_.options.change_log_retention, 1);
       if (version_ > retention) {
         const std::uint64_t new_floor = version_ - retention;
         if (new_floor > floor_ + retention / 16) {
@@ -344,6 +347,19 @@ class ReadTxn {
   const detail::SqliteState& impl_;
   bool owned_ = false;
 };
+
+// Every stored vector must have the dimension the file records: a vector of another length
+// would be compared against the query's and give a meaningless similarity (or be skipped by
+// the index), so it is refused before any write.
+void check_dimension(const detail::SqliteState& impl, const StoredEntry& e) {
+  if (e.embedding.size() != impl.dim) {
+    throw InvalidArgument("SQLite store '" + impl.file() + "': an entry's embedding has " +
+                          std::to_string(e.embedding.size()) + " floats, but the store was opened with dimension " +
+                          std::to_string(impl.dim) +
+                          ". Remediation: embed with the embedder the store was opened for (its dim()), and "
+                          "insert nothing else.");
+  }
+}
 
 EntryId upsert(detail::SqliteState& impl, const StoredEntry& e, std::string& scratch) {
   auto stmt = impl.db.use(Sql::kUpsert);
@@ -447,9 +463,13 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
   const char* main_file = sqlite3_db_filename(impl->db.handle(), "main");
   impl->memory = main_file == nullptr || *main_file == '\0';
   if (!impl->memory) impl->db_filename = main_file;
+  // Decide whether the file is ours before anything can write to it: switching to WAL
+  // rewrites the header of a rollback-journal database and the schema step creates tables,
+  // so a foreign database must be refused by these reads alone. They also read page 1, so
+  // garbage and truncated files fail here with StoreCorrupt.
+  detail::inspect_schema(impl->db);
   // WAL: readers never block writers and never see uncommitted data; synchronous=NORMAL is
-  // crash-safe in WAL mode (a power loss may drop the last commits, never corrupt). The
-  // first statement also reads page 1, so garbage and truncated files fail here.
+  // crash-safe in WAL mode (a power loss may drop the last commits, never corrupt).
   impl->db.exec("PRAGMA foreign_keys = ON", "configuring the connection");
   if (!impl->memory) {
     auto mode = impl->db.query_text("PRAGMA journal_mode = WAL", "enabling WAL mode");
@@ -471,6 +491,7 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
     impl->db.exec(pragmas.c_str(), "configuring the connection");
   }
   impl->schema_version = detail::prepare_schema(impl->db, fingerprint, dim);
+  impl->dim = dim;
   // After the schema step SQLite has read through the WAL, so region 0 of the -shm is mapped.
   if (!impl->memory) impl->tap = detail::wal_index_tap(impl->db.handle());
   impl_ = std::move(impl);
@@ -562,6 +583,7 @@ void SqliteStore::iter_index_rows(IndexRowVisitor visit) const {
 
 EntryId SqliteStore::insert(const StoredEntry& entry) {
   auto& d = live();
+  check_dimension(d, entry);
   std::string scratch;
   WriteTxn txn(d);
   EntryId id = upsert(d, entry, scratch);
@@ -574,6 +596,8 @@ std::vector<EntryId> SqliteStore::insert_many(std::span<const StoredEntry> entri
   auto& d = live();
   std::vector<EntryId> ids;
   if (entries.empty()) return ids;
+  // All or nothing: one bad entry refuses the whole batch before the transaction starts.
+  for (const auto& entry : entries) check_dimension(d, entry);
   ids.reserve(entries.size());
   std::string scratch;
   WriteTxn txn(d);

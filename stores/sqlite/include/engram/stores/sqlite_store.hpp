@@ -53,8 +53,9 @@ struct SqliteOptions {
   Millis busy_timeout{5000};
 
   // Number of change-log rows kept for changes_since(). Older rows are pruned in the writing
-  // transaction; a reader that falls further behind gets nullopt and rebuilds. 0 keeps none
-  // (every reader that is behind rebuilds). Each process prunes with its own setting.
+  // transaction; a reader that falls further behind gets nullopt and rebuilds. The newest
+  // record is always kept (0 behaves as 1), so changes_since(counter - 1) returns it
+  // (LINEAGE.md L1). Each process prunes with its own setting.
   std::size_t change_log_retention = 100000;
 
   // integrity_check() runs PRAGMA integrity_check (also verifies every index against its
@@ -108,6 +109,9 @@ class SqliteStore {
 
   // Creates the file (mode 0600) if missing, sets WAL / synchronous=NORMAL / busy timeout,
   // creates or migrates the schema, records fingerprint and dim on first open.
+  // A file that is not an engram database (another program's SQLite database, a text file) is
+  // recognised by reads alone and refused before anything is written to it: its bytes, its
+  // modification time and its journal mode stay as they were.
   // Throws InvalidArgument (empty path), DimensionMismatch (dim differs; checked first),
   // EmbedderMismatch (fingerprint differs), SchemaError (file newer than this build, or a
   // migration failed), StoreCorrupt (garbage, truncated, or not an engram database),
@@ -147,7 +151,8 @@ class SqliteStore {
 
   // Upsert on (ns, query_hash); entry.id is ignored. An existing row keeps its id and takes
   // every other field from `entry`. Returns the id. Row, version bump and change-log row
-  // commit in one transaction.
+  // commit in one transaction. Throws InvalidArgument, writing nothing, when
+  // entry.embedding.size() differs from the dim given to open().
   EntryId insert(const StoredEntry& entry);
   // last_accessed_at = now, access_count += 1; unknown id is a no-op; no version bump.
   void update_access(EntryId id, Timestamp now);
@@ -194,17 +199,52 @@ class SqliteStore {
   bool integrity_check() const noexcept;
   // Writes a consistent point-in-time copy of the database to `dest` using SQLite's online
   // backup API; other handles may keep writing meanwhile. The copy is written to a temporary
-  // file beside `dest` and renamed into place, so `dest` is never half-written.
+  // file beside `dest` and renamed into place, so `dest` is never half-written. The snapshot
+  // carries an XXH3-128 digest of its whole logical content (every row of every table, the
+  // schema, quotas, meta, counter, change log and id sequence) in a table of its own,
+  // engram_snapshot, which restore_from() checks.
   // Throws InvalidArgument (dest is this store's own file), CheckpointError.
   void snapshot_to(const std::filesystem::path& dest) const;
-  // Validates that `src` is an intact engram database this build can read, then copies it
-  // into `dest` with the backup API (which takes dest's write lock, so other handles on
-  // dest see either the old or the new content). A `dest` that is not a valid database is
-  // replaced. Returns an unopened SqliteStore at `dest` with `options`.
-  // Throws CheckpointError (src missing, copy failed), StoreCorrupt (src damaged or not an
-  // engram database), SchemaError (src newer than this build), InvalidArgument (dest is
-  // empty, ":memory:" or a URI: restore needs a plain file path).
+
+  struct RestoreOptions {
+    // Replace a destination that exists but is not an engram database (another program's
+    // SQLite database, a text file, garbage). Without it such a destination is refused with
+    // StoreCorrupt and left exactly as it was.
+    bool force = false;
+    // Accept a snapshot without a checksum (written by an engram older than snapshot
+    // checksums, or a database file that snapshot_to() did not write). Such a file is refused
+    // by default: PRAGMA quick_check does not read record contents, so a flipped bit inside a
+    // row would be restored silently. Set it only for a file you trust.
+    bool accept_unverified = false;
+  };
+
+  // Restores the snapshot `src` into `dest` and returns an unopened SqliteStore at `dest`
+  // with `options`. Order of work:
+  //  1. `dest` is inspected by reads alone. An existing file that is not an engram database
+  //     is refused (StoreCorrupt, nothing written) unless `how.force`.
+  //  2. `src` is copied to a private temporary file beside `dest` and verified there: engram's
+  //     application id, a schema this build can read (newer: SchemaError), PRAGMA quick_check,
+  //     and the recorded digest against the content (mismatch: StoreCorrupt). A snapshot
+  //     without a digest is refused (CheckpointError) unless `how.accept_unverified`. Until
+  //     here nothing at `dest` is touched; any failure leaves it exactly as it was.
+  //  3. A live engram database (or an empty one) at `dest` is rewritten in ONE transaction
+  //     under its write lock, so handles in any process that have it open see the old or the
+  //     new content, never a mix. A missing, damaged or forcibly replaced `dest` is built in a
+  //     new file beside it and renamed over it (its -wal/-shm/-journal are removed first).
+  // Lineage (LINEAGE.md L2, L3): ids continue above every id ever allocated in the snapshot or
+  // at `dest`. When `dest` held an engram store, the counter becomes
+  // N = max(dest's counter, snapshot's counter) + 1 and the change log starts empty at N, so
+  // changes_since(v) is nullopt for every v < N and every attached reader rebuilds; a damaged
+  // dest whose counter cannot be read moves counter and ids 2^40 past the snapshot's. A new
+  // or empty location keeps the snapshot's counter and change feed.
+  // Throws InvalidArgument (dest is empty, ":memory:", a URI, not a regular file, or src
+  // itself), CheckpointError (src missing or unverifiable, copy failed), StoreCorrupt (src
+  // damaged, not an engram snapshot or not matching its digest; dest not an engram database),
+  // SchemaError (src newer than this build), StoreUnavailable (dest's write lock busy past
+  // the timeout).
   static SqliteStore restore_from(const std::filesystem::path& src, Location dest, SqliteOptions options = {});
+  static SqliteStore restore_from(const std::filesystem::path& src, Location dest, SqliteOptions options,
+                                  RestoreOptions how);
 
   // ---- 23: change feed ------------------------------------------------------------------
 
@@ -214,7 +254,8 @@ class SqliteStore {
 
   // ---- refinements ----------------------------------------------------------------------
 
-  // insert() for each entry in one transaction (one change each); ids in input order.
+  // insert() for each entry in one transaction (one change each); ids in input order. One
+  // embedding of the wrong size refuses the whole batch (InvalidArgument, nothing written).
   std::vector<EntryId> insert_many(std::span<const StoredEntry> entries);
   // One transaction: last_accessed_at = max(stored, at), access_count += hits; unknown ids
   // are skipped; no version bump.
