@@ -26,4 +26,12 @@ for via in cmake pkgconfig; do
   mkdir -p "$build/run"
   "$build/consumer" "$build/run"
 done
-echo "packaging: find_package and pkg-config consumers built and ran"
+# And without CMake, as a Makefile user would: the compiler line pkg-config gives.
+echo "packaging: consumer through a plain g++ command line"
+pc_dir="$(dirname "$(find "$prefix" -name engram.pc)")"
+# shellcheck disable=SC2046  # the flags must split into words
+g++ -std=c++20 -o "$scratch/consumer-plain" "$root/tests/packaging/consumer/main.cpp" \
+  $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs engram)
+mkdir -p "$scratch/plain-run"
+"$scratch/consumer-plain" "$scratch/plain-run"
+echo "packaging: find_package, pkg-config and plain-compiler consumers built and ran"
