@@ -133,6 +133,17 @@ void RedisConnection::connect() {
         check_error(r.get(), "SELECT");
       }
     }
+    Args info;
+    info.add("INFO").add("server");
+    Reply r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(info.size()), info.data(), info.sizes())));
+    if (!r) fail_io("INFO");
+    if (r->type == REDIS_REPLY_STRING) {  // hiredis 0.14 speaks RESP2 only
+      const std::string_view text(r->str, r->len);
+      if (const auto at = text.find("run_id:"); at != std::string_view::npos) {
+        const auto from = at + 7;
+        server_run_id_ = std::string(text.substr(from, text.find_first_of("\r\n", from) - from));
+      }
+    }
   } catch (...) {
     disconnect();
     throw;

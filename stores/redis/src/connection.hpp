@@ -89,6 +89,10 @@ class RedisConnection {
 
   // "{prefix}:" — every key of the cache starts with it.
   const std::string& base() const noexcept { return base_; }
+  // The run_id of the server instance this connection last reached (INFO server). It changes
+  // when Redis restarts or a failover moves the connection to another instance — the two ways
+  // a server's data can go back in time under a reader. Empty before the first connect.
+  const std::string& server_run_id() const noexcept { return server_run_id_; }
 
  private:
   void connect();
@@ -103,6 +107,7 @@ class RedisConnection {
   std::string where_;  // options_.describe(), for messages
   redisContext* ctx_ = nullptr;
   pid_t pid_ = 0;  // the process that opened ctx_
+  std::string server_run_id_;
   std::array<std::string, static_cast<std::size_t>(ScriptId::kCount_)> shas_;
 };
 

@@ -197,6 +197,8 @@ struct RedisStore::Impl {
   detail::RedisConnection conn;
   State state = State::kNew;
   std::size_t dim = 0;
+  // The server instance whose change feed this handle last read (see changes_since).
+  std::string feed_run_id;
 
   const std::string& base() const { return conn.base(); }
   std::string key(std::string_view suffix) const { return base() + std::string(suffix); }
@@ -532,6 +534,14 @@ std::optional<std::vector<Change>> RedisStore::changes_since(std::uint64_t versi
   Args args;
   args.add(d.base()).own(std::to_string(version)).own(clamp_count(limit));
   Reply r = d.conn.eval(ScriptId::kChanges, args);
+  // A restart from an older RDB or a failover to a lagging replica brings back an older
+  // counter and id sequence, and new writes then reuse versions and ids: the feed no longer
+  // continues the history this handle's reader applied, and (version, id, kind) may even
+  // match by coincidence. Another server instance means that may have happened, so the
+  // first feed read from a new instance answers "rebuild" (nullopt).
+  const bool same_instance = d.feed_run_id.empty() || d.feed_run_id == d.conn.server_run_id();
+  d.feed_run_id = d.conn.server_run_id();
+  if (!same_instance) return std::nullopt;
   if (text_of(element(r.get(), 0)) == "behind") return std::nullopt;
   std::vector<Change> out;
   out.reserve(r->elements - 1);
