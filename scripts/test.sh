@@ -4,7 +4,7 @@
 #   scripts/test.sh                 RelWithDebInfo build in build/test
 #   ENGRAM_SANITIZE=address,undefined scripts/test.sh    sanitizer build in build/asan
 #   ENGRAM_SANITIZE=thread ENGRAM_TEST_FILTER=Concurrency \
-#     ENGRAM_BUILD_TARGETS="cache_test engram_index_concurrency_tests" scripts/test.sh  (TSan subset)
+#     ENGRAM_BUILD_TARGETS="cache_test concurrency_checker_test engram_index_concurrency_tests" scripts/test.sh  (TSan subset)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
