@@ -15,7 +15,7 @@
 namespace engram::detail {
 namespace {
 
-constexpr std::size_t kBufferBytes = 256 * 1024;
+constexpr std::size_t kBufferBytes = std::size_t{256} * 1024;
 // How many taken temporary names a writer skips before giving up. Names are only taken by
 // crashed writers or by someone planting files: either way a bounded search is enough, and
 // an endless one would let a directory full of junk hang the caller.

@@ -38,7 +38,7 @@ struct Command {
       "  erase DB QUERY [--ns NS] | clear DB NS | quota DB NS [MAX]\n"
       "  vacuum DB | snapshot DB OUT | maintain DB analyze|compact|checkpoint\n",
       stderr);
-  std::exit(2);
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe): exits during argument parsing, before any thread starts
 }
 
 Command parse(int argc, char** argv) {

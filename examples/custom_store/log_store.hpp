@@ -31,6 +31,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -224,7 +225,8 @@ class LogStore {
   static LogStore restore_from(const std::filesystem::path& src, Location dest) {
     const int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0)
-      throw engram::CheckpointError("LogStore: cannot read snapshot " + src.string() + ": " + std::strerror(errno) +
+      throw engram::CheckpointError("LogStore: cannot read snapshot " + src.string() + ": " +
+                                    std::error_code(errno, std::generic_category()).message() +
                                     ". Remediation: pass a file written by snapshot_to().");
     std::string bytes;
     try {
@@ -246,7 +248,8 @@ class LogStore {
     const int old = ::open(dest.c_str(), O_RDWR | O_CLOEXEC);
     if (old < 0 && errno != ENOENT)
       throw engram::CheckpointError("LogStore: cannot open restore destination " + dest.string() + ": " +
-                                    std::strerror(errno) + ". Remediation: check the path.");
+                                    std::error_code(errno, std::generic_category()).message() +
+                                    ". Remediation: check the path.");
     struct CloseOld {
       int fd;
       ~CloseOld() {
@@ -278,7 +281,7 @@ class LogStore {
         out >= 0 && ::write(out, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(out) == 0;
     if (out >= 0) ::close(out);
     if (!written || ::rename(tmp.c_str(), dest.c_str()) != 0) {
-      const std::string why = std::strerror(errno);
+      const std::string why = std::error_code(errno, std::generic_category()).message();
       ::unlink(tmp.c_str());
       throw engram::CheckpointError("LogStore: cannot write " + dest.string() + ": " + why +
                                     ". Remediation: check the directory and free space.");

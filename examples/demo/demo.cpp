@@ -43,7 +43,7 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--threshold" && has_value) args.threshold = std::atof(argv[++i]);
     else {
       std::fprintf(stderr, "usage: %s [--db PATH] [--llm-ms N] [--threshold X]\n", argv[0]);
-      std::exit(2);
+      std::exit(2);  // NOLINT(concurrency-mt-unsafe): exits during argument parsing, before any thread starts
     }
   }
   return args;

@@ -40,6 +40,8 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
+// Name and Base are a class name and a base class, which cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ENGRAM_DEFINE_ERROR(Name, Base, Code)                                     \
   class Name : public Base {                                                      \
    public:                                                                        \
@@ -48,6 +50,7 @@ class Error : public std::runtime_error {
    protected:                                                                     \
     Name(ErrorCode code, const std::string& message) : Base(code, message) {}     \
   };
+// NOLINTEND(bugprone-macro-parentheses)
 
 ENGRAM_DEFINE_ERROR(InvalidArgument, Error, kInvalidArgument)
 ENGRAM_DEFINE_ERROR(EmbedderMismatch, Error, kEmbedderMismatch)

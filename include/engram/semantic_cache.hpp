@@ -588,7 +588,7 @@ class SemanticCache {
   // did not change during the read: a put or a sync that landed meanwhile holds newer text.
   std::optional<Hit> accept(EntryId id, std::optional<std::string_view> exact_query, const std::string& ns,
                             double similarity, Timestamp t, std::optional<MissReason>& reason,
-                            std::shared_ptr<const detail::Payload> loaded = nullptr) {
+                            const std::shared_ptr<const detail::Payload>& loaded = nullptr) {
     const Layer layer = exact_query ? Layer::kExact : Layer::kSemantic;
     std::shared_ptr<const detail::Payload> payload;
     std::int64_t created_ms = 0;

@@ -36,6 +36,7 @@ struct QueryHash {
     return out;
   }
   friend bool operator==(const QueryHash&, const QueryHash&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on a defaulted <=> (the 0 it compares with)
   friend auto operator<=>(const QueryHash&, const QueryHash&) = default;
 };
 

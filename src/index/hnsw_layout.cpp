@@ -70,7 +70,9 @@ void advise_huge_pages(void* p, std::size_t bytes) {
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
   const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / page * page;
-  if (end > begin + (std::uintptr_t{2} << 20)) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  // The aligned start as p plus an offset, not as a pointer made from an integer.
+  if (end > begin + (std::uintptr_t{2} << 20))
+    ::madvise(static_cast<char*>(p) + (begin - reinterpret_cast<std::uintptr_t>(p)), end - begin, MADV_HUGEPAGE);
 #else
   (void)p;
   (void)bytes;

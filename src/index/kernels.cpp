@@ -2,10 +2,27 @@
 // the OS saves the AVX/AVX-512 register state) and the best table is cached for the process.
 #include "kernels.hpp"
 
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <string_view>
 
 namespace engram::detail {
+namespace {
+
+// g++ knows the "f16c" feature string of __builtin_cpu_supports; clang 14 does not, so under
+// clang (e.g. clang-tidy) the bit is read from CPUID leaf 1 (ECX bit 29). Only consulted after
+// the AVX2 check, which already covers the OS saving the AVX register state.
+bool cpu_supports_f16c() noexcept {
+#if defined(__clang__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+#else
+  return __builtin_cpu_supports("f16c");
+#endif
+}
+
+}  // namespace
 
 bool kernel_level_supported(KernelLevel level) noexcept {
   __builtin_cpu_init();
@@ -13,7 +30,7 @@ bool kernel_level_supported(KernelLevel level) noexcept {
     case KernelLevel::kScalar:
       return true;
     case KernelLevel::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_supports_f16c();
     case KernelLevel::kAvx512:
       return kernel_level_supported(KernelLevel::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
@@ -56,6 +73,7 @@ namespace {
 
 const KernelTable& choose() noexcept {
   int cap = kKernelLevelCount - 1;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once, by the function-local static in kernels()
   if (const char* env = std::getenv("ENGRAM_KERNELS")) {
     for (int i = 0; i < kKernelLevelCount; ++i)
       if (std::string_view(env) == to_string(static_cast<KernelLevel>(i))) cap = i;

@@ -59,7 +59,7 @@ struct LocationBase<false> {};
 template <Drop D, int kRefine = 0>
 struct Probe : LocationBase<D != Drop::kNoLocation> {
   Probe() = default;
-  Probe(Probe&&) requires(D != Drop::kNotMovable) = default;
+  Probe(Probe&&) noexcept requires(D != Drop::kNotMovable) = default;
   Probe(const Probe&) = delete;
 
   void open(std::string_view, std::size_t) requires(D != Drop::kOpen) {}
@@ -81,8 +81,8 @@ struct Probe : LocationBase<D != Drop::kNoLocation> {
       requires(D != Drop::kIterLruIds) {
     return {};
   }
-  void iter_all(EntryVisitor) const requires(D != Drop::kIterAll) {}
-  void iter_since(EntryId, EntryVisitor) const requires(D != Drop::kIterSince) {}
+  void iter_all(const EntryVisitor&) const requires(D != Drop::kIterAll) {}
+  void iter_since(EntryId, const EntryVisitor&) const requires(D != Drop::kIterSince) {}
   EntryId insert(const StoredEntry&) requires(D != Drop::kInsert && D != Drop::kInsertReturnsInt) { return 1; }
   int insert(const StoredEntry&) requires(D == Drop::kInsertReturnsInt) { return 1; }
   void update_access(EntryId, Timestamp) requires(D != Drop::kUpdateAccess) {}
@@ -102,7 +102,7 @@ struct Probe : LocationBase<D != Drop::kNoLocation> {
   bool integrity_check() const requires(D == Drop::kIntegrityNotNoexcept) { return true; }
   void snapshot_to(const std::filesystem::path&) const requires(D != Drop::kSnapshotTo) {}
   static Probe restore_from(const std::filesystem::path&,
-                            std::string) requires(D != Drop::kRestoreFrom && D != Drop::kNotMovable) {
+                            const std::string&) requires(D != Drop::kRestoreFrom && D != Drop::kNotMovable) {
     return Probe();
   }
   std::optional<std::vector<Change>> changes_since(std::uint64_t, std::size_t) const

@@ -155,7 +155,7 @@ TEST(CacheGetOrCompute, ValueTooLargeToCacheIsReturnedAndReported) {
   EXPECT_EQ(cache.get_or_compute("big question",
                                  [&] {
                                    ++computed;
-                                   return big;
+                                   return std::string(big);
                                  }),
             big);
   EXPECT_EQ(computed, 1);

@@ -52,7 +52,7 @@ std::vector<float> vec(float a, float b, float c = 0, float d = 0) { return {a, 
 template <class E = CountingEmbedder>
 SemanticCache<DictStore, E> make_cache(CacheOptions options = {}, E embedder = E{},
                                        DictStore::Location location = DictStore::make_location()) {
-  return SemanticCache<DictStore, E>(DictStore(location), std::move(embedder), std::move(options));
+  return SemanticCache<DictStore, E>(DictStore(std::move(location)), std::move(embedder), std::move(options));
 }
 
 TEST(Cache, ExactHitNeverCallsTheEmbedder) {
@@ -288,6 +288,7 @@ TEST(CacheConcurrency, GetOrComputeRunsOnceAcrossEightThreads) {
   auto cache = make_cache();
   std::atomic<int> computed{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::vector<std::string> results(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
@@ -492,6 +493,7 @@ TEST(CacheConcurrency, EightThreadMixedStressKeepsCountersConsistent) {
   constexpr int kThreads = 8, kOps = 1500, kKeys = 64;
   std::atomic<std::uint64_t> gets{0}, puts{0}, hits{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937 rng(static_cast<unsigned>(t));

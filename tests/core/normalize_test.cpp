@@ -41,9 +41,9 @@ TEST(Normalize, NfkcIsOptional) {
 }
 
 TEST(Normalize, RejectsInvalidUtf8) {
-  for (std::string bad : {std::string("\xff"), std::string("abc\xc3"), std::string("\xc0\xaf"),  // overlong
-                          std::string("\xed\xa0\x80"),                                           // surrogate
-                          std::string("\xf4\x90\x80\x80"), std::string("a\x80 b")}) {
+  for (const std::string& bad : {std::string("\xff"), std::string("abc\xc3"), std::string("\xc0\xaf"),  // overlong
+                                 std::string("\xed\xa0\x80"),                                           // surrogate
+                                 std::string("\xf4\x90\x80\x80"), std::string("a\x80 b")}) {
     EXPECT_FALSE(is_valid_utf8(bad));
     EXPECT_THROW(normalize_query(bad), InvalidArgument);
     EXPECT_THROW(hash_query(bad), InvalidArgument);

@@ -8,11 +8,11 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -160,6 +160,7 @@ TEST_P(MultiProcessCache, ReadersSeeEveryKindOfWriteWithinTheirSyncInterval) {
       {"ns1", "alpha"},  {"ns1", "beta"},   {"ns2", "gamma"},  {"ns3", "delta0"}, {"ns3", "delta1"},
       {"ns3", "delta2"}, {"ns3", "delta3"}, {"ns3", "delta4"}, {"ns4", "epsilon"}};
   std::vector<std::string> expected;
+  expected.reserve(keys.size());
   for (auto& [ns, q] : keys) expected.push_back(get(*writer, ns, q));
   for (auto& r : readers) {
     EXPECT_EQ(r.worker->call("sync"), "ok");
@@ -198,6 +199,7 @@ TEST_P(MultiProcessCache, ReaderBehindTheRetainedFeedRebuildsAndMatches) {
 TEST_P(MultiProcessCache, FourConcurrentWritersLoseNothing) {
   constexpr int kEach = 150, kCommon = 40;
   std::vector<std::unique_ptr<Worker>> writers;
+  writers.reserve(4);
   for (int i = 0; i < 4; ++i) writers.push_back(spawn("writer-" + std::to_string(i), 0));
   // Everyone at once: own keys, then keys all four write (upserts racing on one key).
   for (int i = 0; i < 4; ++i)

@@ -13,7 +13,6 @@
 
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -21,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -87,6 +87,7 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   static std::string binary() {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): test helper; nothing in the tests sets the environment
     const char* env = std::getenv("ENGRAM_REDIS_SERVER");
     if (env && *env) return env;
     return "/usr/bin/redis-server";
@@ -190,7 +191,7 @@ class RedisServer {
                                      "--appendfsync",
                                      "always"};
     if (!config_.password.empty()) {
-      args.push_back("--requirepass");
+      args.emplace_back("--requirepass");
       args.push_back(config_.password);
     }
     const pid_t parent = ::getpid();
@@ -201,6 +202,7 @@ class RedisServer {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(argv[0], argv.data());

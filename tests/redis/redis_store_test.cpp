@@ -8,7 +8,6 @@
 // The Store contract itself is proven by the battery (redis_battery_test.cpp).
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -52,12 +52,12 @@ QueryHash hash_of(std::string_view key) {
   }
   for (int i = 0; i < 8; ++i) {
     h.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(a >> (8 * i));
-    h.bytes[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(b >> (8 * i));
+    h.bytes[8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(b >> (8 * i));
   }
   return h;
 }
 
-StoredEntry entry(std::string ns, std::string key, std::size_t dim = kDim) {
+StoredEntry entry(std::string ns, const std::string& key, std::size_t dim = kDim) {
   StoredEntry e;
   e.ns = std::move(ns);
   e.query_hash = hash_of(key);

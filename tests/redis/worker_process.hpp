@@ -5,11 +5,11 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -52,6 +52,7 @@ class Worker {
       ::close(from_child[0]);
       ::close(from_child[1]);
       std::vector<char*> argv;
+      argv.reserve(argv_text.size() + 1);
       for (auto& a : argv_text) argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(argv[0], argv.data());

@@ -49,6 +49,7 @@ TEST(SqliteProcesses, ConcurrentWritersGetUniqueIdsAndExactCounts) {
   constexpr int kOwn = 300;    // distinct keys per child
   constexpr int kShared = 20;  // keys every child upserts
   std::vector<pid_t> pids;
+  pids.reserve(kChildren);
   for (int c = 0; c < kChildren; ++c) {
     pids.push_back(spawn([&, c] {
       SqliteOptions options;
@@ -260,6 +261,7 @@ TEST(SqliteProcesses, SnapshotsAndReadsWhileAnotherProcessWrites) {
     auto s = open_store(path);
     for (int b = 1; b <= kBatches; ++b) {
       std::vector<StoredEntry> batch;
+      batch.reserve(kBatch);
       for (int i = 0; i < kBatch; ++i)
         batch.push_back(make_entry("w", std::to_string(b) + "/" + std::to_string(i), batch_metadata(b)));
       s.insert_many(batch);

@@ -943,6 +943,7 @@ TEST(SqliteLineage, RestoreIntoALiveFileNeverReusesIdsOrVersions) {
   }
   auto live = open_store(dir / "live.db");
   std::vector<EntryId> old_ids;
+  old_ids.reserve(10);
   for (int i = 0; i < 10; ++i) old_ids.push_back(live.insert(make_entry("old", std::to_string(i))));
   ASSERT_TRUE(live.delete_by_id(old_ids[9]));  // the highest id ever allocated is no longer a row
   ASSERT_TRUE(live.delete_by_id(old_ids[8]));
@@ -1061,8 +1062,8 @@ std::string dump(const std::filesystem::path& path) {
   RawDb raw(path, SQLITE_OPEN_READONLY);
   std::string out;
   for (const char* sql :
-       {"SELECT id, hex(ns), hex(hash), hex(query), hex(response), hex(embedding), hex(metadata), "
-        "created_at, last_accessed_at, quote(ttl_ms), access_count FROM engram_entries ORDER BY id",
+       {("SELECT id, hex(ns), hex(hash), hex(query), hex(response), hex(embedding), hex(metadata), "
+         "created_at, last_accessed_at, quote(ttl_ms), access_count FROM engram_entries ORDER BY id"),
         "SELECT hex(key), hex(value) FROM engram_meta ORDER BY key",
         "SELECT hex(ns), max_entries FROM engram_quotas ORDER BY ns", "SELECT version, log_floor FROM engram_state",
         "SELECT version, entry_id, kind FROM engram_changes ORDER BY version",
@@ -1084,6 +1085,7 @@ std::string dump(const std::filesystem::path& path) {
 }
 
 // Sets an environment variable for its lifetime, then restores the previous value.
+// NOLINTBEGIN(concurrency-mt-unsafe): test code; the environment changes while no other thread runs
 class ScopedEnv {
  public:
   ScopedEnv(const char* name, const char* value) : name_(name) {
@@ -1104,6 +1106,7 @@ class ScopedEnv {
   const char* name_;
   std::optional<std::string> old_;
 };
+// NOLINTEND(concurrency-mt-unsafe)
 
 // A 40-row store with quotas and meta, snapshotted to dir/snap.db.
 std::vector<StoredEntry> make_snapshot(const TempDir& dir) {

@@ -11,7 +11,6 @@
 // forks, and its children only use fork-safe helpers and _exit().
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cxxabi.h>
@@ -99,7 +98,7 @@ std::string loud_skip_reason(const std::string& reason) {
 class ScratchDir {
  public:
   ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
+    const char* base = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): test code, nothing sets the environment
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/engram-battery-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("engram battery: mkdtemp failed");
     path_ = pattern;
@@ -131,7 +130,7 @@ inline QueryHash hash_of(std::string_view key) {
   const std::uint64_t lo = fnv1a(key, 0x84222325cbf29ce4ULL);
   for (int i = 0; i < 8; ++i) {
     h.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(hi >> (56 - 8 * i));
-    h.bytes[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(lo >> (56 - 8 * i));
+    h.bytes[8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(lo >> (56 - 8 * i));
   }
   return h;
 }
@@ -168,7 +167,7 @@ inline std::string numbered(std::string_view prefix, long long n) {
   return out;
 }
 
-inline StoredEntry make_entry(std::string ns, std::string key, std::int64_t t = 0) {
+inline StoredEntry make_entry(std::string ns, const std::string& key, std::int64_t t = 0) {
   StoredEntry e;
   e.ns = std::move(ns);
   e.query_hash = hash_of(e.ns + '\x1f' + key);

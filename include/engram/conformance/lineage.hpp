@@ -291,6 +291,7 @@ TYPED_TEST_P(Lineage, RestoreIntoLiveLocationStartsANewHistory) {
   {
     auto s = this->open_store();
     std::vector<EntryId> ids;
+    ids.reserve(5);
     for (int i = 0; i < 5; ++i) ids.push_back(this->put(s, "ns", detail::numbered("k", i)));
     EXPECT_TRUE(s.delete_by_id(ids[1]));
     snapshot_counter = s.read_version_counter();

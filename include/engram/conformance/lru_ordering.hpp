@@ -35,6 +35,7 @@ TYPED_TEST_P(LruOrdering, TiesBrokenByLowerId) {
 TYPED_TEST_P(LruOrdering, LimitN) {
   auto s = this->open_store();
   std::vector<EntryId> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i) ids.push_back(this->put(s, "ns", detail::numbered("k", i), i));
   EXPECT_EQ(s.iter_lru_ids(3), (std::vector<EntryId>{ids[0], ids[1], ids[2]}));
   EXPECT_EQ(s.iter_lru_ids(1), std::vector<EntryId>{ids[0]});

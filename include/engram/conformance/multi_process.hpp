@@ -13,12 +13,12 @@
 // on stderr) and leave with _exit(). The parent waits at most two minutes per child.
 // Thread safety: test code, single-threaded (until it forks).
 
-#include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -41,7 +41,7 @@ inline std::vector<std::string> run_children(int n, const std::function<void(int
   for (int i = 0; i < n; ++i) {
     const pid_t pid = ::fork();
     if (pid < 0) {
-      failures.push_back("fork() failed");
+      failures.emplace_back("fork() failed");
       break;
     }
     if (pid == 0) {
@@ -68,27 +68,30 @@ inline std::vector<std::string> run_children(int n, const std::function<void(int
   ::close(gate[1]);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   for (std::size_t i = 0; i < pids.size(); ++i) {
+    const auto child = static_cast<long long>(i);
     int status = 0;
     for (;;) {
       const pid_t r = ::waitpid(pids[i], &status, WNOHANG);
       if (r == pids[i]) break;
       if (r < 0) {
-        failures.push_back(detail::numbered("waitpid failed for child ", i));
+        failures.push_back(detail::numbered("waitpid failed for child ", child));
         break;
       }
       if (std::chrono::steady_clock::now() > deadline) {
         ::kill(pids[i], SIGKILL);
         ::waitpid(pids[i], &status, 0);
-        failures.push_back(detail::numbered("child ", i) + " did not finish within two minutes (deadlock?)");
+        failures.push_back(detail::numbered("child ", child) + " did not finish within two minutes (deadlock?)");
         status = 0;
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-      failures.push_back(detail::numbered(detail::numbered("child ", i) + " exited with status ", WEXITSTATUS(status)));
+      failures.push_back(
+          detail::numbered(detail::numbered("child ", child) + " exited with status ", WEXITSTATUS(status)));
     if (WIFSIGNALED(status))
-      failures.push_back(detail::numbered(detail::numbered("child ", i) + " was killed by signal ", WTERMSIG(status)));
+      failures.push_back(
+          detail::numbered(detail::numbered("child ", child) + " was killed by signal ", WTERMSIG(status)));
   }
   return failures;
 }
@@ -160,7 +163,7 @@ TYPED_TEST_P(MultiProcess, FourProcessesMixedWrites) {
         store.insert(detail::make_entry("hot", detail::numbered("k", i), i));
     }
     for (int i = 0; i < kDeleted; ++i)
-      detail::child_check(store.delete_by_id(own[static_cast<std::size_t>(i * 2)]), "own row vanished before delete");
+      detail::child_check(store.delete_by_id(own[static_cast<std::size_t>(i) * 2]), "own row vanished before delete");
     detail::child_check(store.count(detail::numbered("own", child)) == static_cast<std::size_t>(kOwn - kDeleted),
                         "own count wrong in child");
   });
@@ -170,7 +173,7 @@ TYPED_TEST_P(MultiProcess, FourProcessesMixedWrites) {
   EXPECT_EQ(s.count(), static_cast<std::size_t>(kShared + kChildren * (kOwn - kDeleted)));
   const auto ids = detail::all_ids(s);
   EXPECT_EQ(std::set<EntryId>(ids.begin(), ids.end()).size(), ids.size());
-  const std::uint64_t total_changes = kChildren * (kOwn + kShared + kDeleted);
+  const std::uint64_t total_changes = std::uint64_t{kChildren} * (kOwn + kShared + kDeleted);
   EXPECT_EQ(s.read_version_counter(), total_changes);
   const auto changes = detail::all_changes(s);
   ASSERT_EQ(changes.size(), total_changes);

@@ -33,7 +33,8 @@ TYPED_TEST_P(Namespaces, CountPerNamespaceAndTotal) {
 TYPED_TEST_P(Namespaces, ListIsSortedDistinctAndNonEmptyOnly) {
   auto s = this->open_store();
   const std::vector<std::string> inserted = {"b", "a", "\xc3\xa9t\xc3\xa9", "B", "a", "", "b", "a:b", "~", "a"};
-  for (std::size_t i = 0; i < inserted.size(); ++i) this->put(s, inserted[i], detail::numbered("k", i));
+  for (std::size_t i = 0; i < inserted.size(); ++i)
+    this->put(s, inserted[i], detail::numbered("k", static_cast<long long>(i)));
   s.set_namespace_quota("quota-only", 5);  // a quota alone does not make a namespace exist
   std::vector<std::string> expected = {"", "B", "a", "a:b", "b", "~", "\xc3\xa9t\xc3\xa9"};
   EXPECT_EQ(s.list_namespaces(), expected) << "byte order (unsigned), distinct, only namespaces with entries";

@@ -18,6 +18,7 @@ TYPED_TEST_P(Refinements, InsertManyReturnsIdsInOrderWithUpsertRules) {
   auto s = this->open_store();
   const EntryId existing = this->put(s, "ns", "existing");
   std::vector<StoredEntry> batch;
+  batch.reserve(7);
   for (int i = 0; i < 5; ++i) batch.push_back(detail::make_entry("ns", detail::numbered("k", i), i));
   batch.push_back(detail::make_entry("ns", "existing", 50));  // upsert of a stored row
   batch.push_back(detail::make_entry("other", "k0", 60));     // same key, other namespace
@@ -56,6 +57,7 @@ TYPED_TEST_P(Refinements, InsertManyRepeatedKeyResolvesToLastOccurrence) {
 TYPED_TEST_P(Refinements, InsertManyOfTenThousand) {
   auto s = this->open_store();
   std::vector<StoredEntry> batch;
+  batch.reserve(10'000);
   for (int i = 0; i < 10'000; ++i)
     batch.push_back(detail::make_entry(detail::numbered("bulk", i % 7), detail::numbered("k", i), i));
   const auto ids = detail::insert_batch(s, std::span<const StoredEntry>(batch));

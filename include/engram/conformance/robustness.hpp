@@ -88,6 +88,7 @@ TYPED_TEST_P(Robustness, MoreThanTenThousandRowsAreAllVisible) {
 TYPED_TEST_P(Robustness, DeleteManyWithFortyThousandIds) {
   auto s = this->open_store();
   std::vector<EntryId> present;
+  present.reserve(100);
   for (int i = 0; i < 100; ++i) present.push_back(this->put(s, "ns", detail::numbered("k", i)));
   const EntryId keep = this->put(s, "ns", "keep");
   std::vector<EntryId> ids;
@@ -139,7 +140,7 @@ TYPED_TEST_P(Robustness, RandomOperationsMatchReferenceModel) {
     return nullptr;
   };
   for (int step = 0; step < 3000; ++step) {
-    const std::int64_t now = step * 10;
+    const std::int64_t now = std::int64_t{step} * 10;
     switch (next(10)) {
       case 0:
       case 1:
@@ -193,6 +194,7 @@ TYPED_TEST_P(Robustness, RandomOperationsMatchReferenceModel) {
       }
       case 8: {  // delete_many of a few ids
         std::vector<EntryId> ids;
+        ids.reserve(4);
         for (int i = 0; i < 4; ++i)
           ids.push_back(static_cast<EntryId>(next(model.empty() ? 5 : model.rbegin()->first + 5)));
         std::size_t expected = 0;
@@ -233,6 +235,7 @@ TYPED_TEST_P(Robustness, RandomOperationsMatchReferenceModel) {
       }
       std::sort(lru.begin(), lru.end());
       std::vector<EntryId> lru_ids;
+      lru_ids.reserve(lru.size());
       for (const auto& p : lru) lru_ids.push_back(p.second);
       EXPECT_EQ(s.iter_lru_ids(model.size() + 1), lru_ids) << "step " << step;
       EXPECT_EQ(s.list_namespaces(), std::vector<std::string>(names.begin(), names.end())) << "step " << step;

@@ -391,13 +391,13 @@ std::vector<EntryId> RedisStore::iter_lru_ids(std::size_t n, std::optional<std::
   return out;
 }
 
-void RedisStore::iter_all(EntryVisitor visit) const { impl().visit_entries(0, visit); }
+void RedisStore::iter_all(const EntryVisitor& visit) const { impl().visit_entries(0, visit); }
 
-void RedisStore::iter_since(EntryId last_id, EntryVisitor visit) const {
+void RedisStore::iter_since(EntryId last_id, const EntryVisitor& visit) const {
   impl().visit_entries(std::max<EntryId>(last_id, 0), visit);
 }
 
-void RedisStore::iter_index_rows(IndexRowVisitor visit) const {
+void RedisStore::iter_index_rows(const IndexRowVisitor& visit) const {
   auto& d = impl();
   d.pages(0, "index", static_cast<std::int64_t>(kPageRows), [&](const redisReply* page) {
     for (std::size_t i = 1; i < page->elements; ++i) {

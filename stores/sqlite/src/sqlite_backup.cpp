@@ -54,8 +54,9 @@ void create_private_exclusive(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     int err = errno;
-    checkpoint_error("cannot create '" + display(path) + "': " + std::strerror(err) + ".",
-                     "check that the directory exists and is writable.");
+    checkpoint_error(
+        "cannot create '" + display(path) + "': " + std::error_code(err, std::generic_category()).message() + ".",
+        "check that the directory exists and is writable.");
   }
   ::close(fd);
 }
@@ -65,7 +66,8 @@ void fsync_file(const std::filesystem::path& file) {
   if (fd < 0 || ::fsync(fd) != 0) {
     const int err = errno;
     if (fd >= 0) ::close(fd);
-    checkpoint_error("cannot flush '" + display(file) + "' to disk: " + std::strerror(err) + ".",
+    checkpoint_error("cannot flush '" + display(file) +
+                         "' to disk: " + std::error_code(err, std::generic_category()).message() + ".",
                      "check the disk holding the destination and retry.");
   }
   ::close(fd);

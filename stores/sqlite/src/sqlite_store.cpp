@@ -152,7 +152,8 @@ void create_private_file(const std::filesystem::path& path, const std::string& d
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     int err = errno;
-    throw StoreError("SQLite store '" + display + "': cannot create or open the file: " + std::strerror(err) +
+    throw StoreError("SQLite store '" + display +
+                     "': cannot create or open the file: " + std::error_code(err, std::generic_category()).message() +
                      ". Remediation: check that the directory exists and that this process may "
                      "write to it.");
   }
@@ -552,9 +553,9 @@ std::vector<EntryId> SqliteStore::iter_lru_ids(std::size_t n, std::optional<std:
   return out;
 }
 
-void SqliteStore::iter_all(EntryVisitor visit) const { iter_since(0, std::move(visit)); }
+void SqliteStore::iter_all(const EntryVisitor& visit) const { iter_since(0, visit); }
 
-void SqliteStore::iter_since(EntryId last_id, EntryVisitor visit) const {
+void SqliteStore::iter_since(EntryId last_id, const EntryVisitor& visit) const {
   auto& d = live();
   // One statement is one snapshot: entries committed meanwhile by others are not half-seen.
   auto stmt = d.db.use(Sql::kIterSince);
@@ -564,7 +565,7 @@ void SqliteStore::iter_since(EntryId last_id, EntryVisitor visit) const {
   }
 }
 
-void SqliteStore::iter_index_rows(IndexRowVisitor visit) const {
+void SqliteStore::iter_index_rows(const IndexRowVisitor& visit) const {
   auto& d = live();
   auto stmt = d.db.use(Sql::kIndexRows);
   while (stmt.step()) {

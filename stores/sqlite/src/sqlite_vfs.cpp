@@ -13,7 +13,7 @@ namespace {
 // The unix VFS writes at most 0x1ffff bytes per xWrite (seekAndWrite masks the length to 17
 // bits), so pending appends are written in chunks below that and flushed once this many are
 // pending (a large insert_many writes many frames before its commit frame).
-constexpr std::size_t kMaxChunk = 96 * 1024;
+constexpr std::size_t kMaxChunk = std::size_t{96} * 1024;
 constexpr std::size_t kMaxPending = kMaxChunk;
 // A WAL frame header is 24 bytes; bytes 4..7 (big-endian) are nonzero only in a commit frame.
 constexpr int kFrameHeaderBytes = 24;

@@ -121,7 +121,7 @@ class DictSnapshotWriter {
   }
 
  private:
-  static constexpr std::size_t kChunk = 64 * 1024;
+  static constexpr std::size_t kChunk = std::size_t{64} * 1024;
   DurableFileWriter& file_;
   std::string chunk_;
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
@@ -318,10 +318,10 @@ class DictStore {
   }
 
   // Every entry in ascending id order until `visit` returns false.
-  void iter_all(EntryVisitor visit) const { iter_since(0, std::move(visit)); }
+  void iter_all(const EntryVisitor& visit) const { iter_since(0, visit); }
 
   // Entries with id > last_id in ascending id order until `visit` returns false.
-  void iter_since(EntryId last_id, EntryVisitor visit) const {
+  void iter_since(EntryId last_id, const EntryVisitor& visit) const {
     const auto& b = data();
     for (auto it = b.rows.upper_bound(last_id); it != b.rows.end(); ++it)
       if (!visit(it->second)) return;
@@ -549,7 +549,7 @@ class DictStore {
   }
 
   // The index columns of every entry in ascending id order until `visit` returns false.
-  void iter_index_rows(IndexRowVisitor visit) const {
+  void iter_index_rows(const IndexRowVisitor& visit) const {
     const auto& b = data();
     for (const auto& [id, row] : b.rows) {
       IndexRow r{row.id, row.ns, row.query_hash, row.created_at, row.ttl, row.embedding};

@@ -97,11 +97,11 @@ class RedisStore {
   std::vector<EntryId> iter_lru_ids(std::size_t n, std::optional<std::string_view> ns = {}) const;
   // Every row in ascending id, read in pages; rows written meanwhile may or may not appear.
   // Stops when the visitor returns false.
-  void iter_all(EntryVisitor visit) const;
+  void iter_all(const EntryVisitor& visit) const;
   // Rows with id > last_id, ascending.
-  void iter_since(EntryId last_id, EntryVisitor visit) const;
+  void iter_since(EntryId last_id, const EntryVisitor& visit) const;
   // Like iter_all, reading only id, ns, hash, created_at, ttl and embedding.
-  void iter_index_rows(IndexRowVisitor visit) const;
+  void iter_index_rows(const IndexRowVisitor& visit) const;
 
   // ---- mutation (one atomic Lua script each; throw CacheClosed, StoreUnavailable) ------
   // Upsert on (entry.ns, entry.query_hash): a new row gets a fresh id, an existing row keeps

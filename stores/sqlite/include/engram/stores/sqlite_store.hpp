@@ -65,7 +65,7 @@ struct SqliteOptions {
   // ---- performance (per connection; none changes durability) ----
   // Page cache in KiB (PRAGMA cache_size = -N). Big enough that an insert_many of ~10,000
   // entries does not spill pages to the WAL before it commits.
-  std::size_t cache_size_kib = 32 * 1024;
+  std::size_t cache_size_kib = std::size_t{32} * 1024;
   // Bytes of the database file read through mmap instead of pread (PRAGMA mmap_size); 0 off.
   // Off by default: measured slower here (a lookup after another connection's commit took
   // ~2x longer with 256 MiB mapped), and a mapped file turns I/O errors into SIGBUS.
@@ -143,9 +143,9 @@ class SqliteStore {
   std::vector<EntryId> iter_lru_ids(std::size_t n, std::optional<std::string_view> ns = {}) const;
   // Every entry in ascending id order (one consistent snapshot); stops when visit returns
   // false. The visitor may call other methods of this store.
-  void iter_all(EntryVisitor visit) const;
+  void iter_all(const EntryVisitor& visit) const;
   // Entries with id > last_id, ascending.
-  void iter_since(EntryId last_id, EntryVisitor visit) const;
+  void iter_since(EntryId last_id, const EntryVisitor& visit) const;
 
   // ---- 10-14, 24: mutation --------------------------------------------------------------
 
@@ -261,7 +261,7 @@ class SqliteStore {
   // are skipped; no version bump.
   void touch_many(std::span<const Touch> touches);
   // id, ns, hash, created_at, ttl, embedding of every entry, ascending id.
-  void iter_index_rows(IndexRowVisitor visit) const;
+  void iter_index_rows(const IndexRowVisitor& visit) const;
   // {"analyze", "checkpoint", "compact"}.
   std::vector<std::string> maintenance_kinds() const;
   // backend, path, sqlite_version, schema_version, page_size, page_count, freelist_count,
