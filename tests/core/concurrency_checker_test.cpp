@@ -476,6 +476,7 @@ Log run_process(const std::filesystem::path& db, const Plan& plan, int process) 
     }
   };
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(writers) + static_cast<std::size_t>(readers));
   for (int t = 0; t < writers + readers; ++t) threads.emplace_back(body, t);
   for (std::thread& t : threads) t.join();
 
@@ -494,13 +495,13 @@ Log run_process(const std::filesystem::path& db, const Plan& plan, int process) 
 }
 
 std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read before any thread starts
   if (!v || !*v) return fallback;
   return std::strtoull(v, nullptr, 0);
 }
 
 double env_seconds(const char* name, double fallback) {
-  const char* v = std::getenv(name);
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read before any thread starts
   if (!v || !*v) return fallback;
   const double s = std::strtod(v, nullptr);
   return s > 0 ? s : fallback;
