@@ -560,13 +560,48 @@ std::string type_name(simdjson::dom::element_type type) {
   return "a JSON value";
 }
 
+// simdjson rejects integers beyond 64 bits, which tokenizer_config.json files carry (model_max_length
+// 1000000000000000019884624838656 means "no limit"). Rewrites such literals, outside strings, as
+// floats ("...656.0") so they parse as doubles.
+std::string widen_big_integers(std::string_view json) {
+  std::string out;
+  out.reserve(json.size() + 16);
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size();) {
+    const char c = json[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < json.size()) out += json[++i];
+      else if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c < '0' || c > '9') {
+      out += c;
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    while (end < json.size() && json[end] >= '0' && json[end] <= '9') ++end;
+    out.append(json.substr(i, end - i));
+    const bool fraction = end < json.size() && (json[end] == '.' || json[end] == 'e' || json[end] == 'E');
+    if (end - i > 19 && !fraction) out += ".0";
+    i = end;
+  }
+  return out;
+}
+
 // Typed access to a JSON document's fields with errors naming the file and the key.
 class JsonFile {
  public:
   JsonFile(const std::filesystem::path& path, std::string_view what) : name_(path.string()) {
     const std::string data = read_file(path);
-    if (parser_.parse(simdjson::padded_string(data)).get(root_) != simdjson::SUCCESS)
-      fail(name_, "is not valid JSON", kRefetch);
+    auto error = parser_.parse(simdjson::padded_string(data)).get(root_);
+    if (error == simdjson::NUMBER_ERROR)
+      error = parser_.parse(simdjson::padded_string(widen_big_integers(data))).get(root_);
+    if (error != simdjson::SUCCESS)
+      fail(name_, std::string("is not valid JSON (") + simdjson::error_message(error) + ")", kRefetch);
     if (!root_.is_object())
       fail(name_, std::string("is not a JSON object (expected ") + std::string(what) + ")", kRefetch);
   }

@@ -33,10 +33,10 @@
 namespace engram::detail {
 
 struct WordPieceOptions {
-  bool lowercase = true;              // tokenizer_config.json do_lower_case
-  std::optional<bool> strip_accents;  // tokenizer_config.json strip_accents (null: follows lowercase)
-  bool split_cjk = true;              // tokenize_chinese_chars
-  std::size_t max_length = 512;       // total ids including [CLS] and [SEP]
+  bool lowercase = true;                             // tokenizer_config.json do_lower_case
+  std::optional<bool> strip_accents = std::nullopt;  // tokenizer_config.json (null: follows lowercase)
+  bool split_cjk = true;                             // tokenize_chinese_chars
+  std::size_t max_length = 512;                      // total ids including [CLS] and [SEP]
 };
 
 class WordPieceTokenizer {
