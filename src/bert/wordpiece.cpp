@@ -59,7 +59,10 @@ std::string read_file(const std::filesystem::path& path) {
   if (ec) fail(name, "cannot read its size (" + ec.message() + ")", "check the file's permissions");
   if (size > kMaxFileBytes) fail(name, "is larger than 1 GiB", "use the tokenizer files of a BERT model");
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(name, std::string("cannot be opened (") + std::strerror(errno) + ")", "check the file's permissions");
+  if (!in) {
+    fail(name, "cannot be opened (" + std::error_code(errno, std::generic_category()).message() + ")",
+         "check the file's permissions");
+  }
   std::string data(static_cast<std::size_t>(size), '\0');
   in.read(data.data(), static_cast<std::streamsize>(data.size()));
   if (static_cast<std::size_t>(in.gcount()) != data.size())

@@ -32,8 +32,8 @@ namespace fs = std::filesystem;
 const std::string kData = ENGRAM_TEST_DATA_DIR "/bert";
 
 fs::path model_dir() {
-  const char* env = std::getenv("ENGRAM_MODEL_DIR");
-  const char* home = std::getenv("HOME");
+  const char* env = std::getenv("ENGRAM_MODEL_DIR");  // NOLINT(concurrency-mt-unsafe): nothing sets it
+  const char* home = std::getenv("HOME");             // NOLINT(concurrency-mt-unsafe): nothing sets it
   const fs::path base = env && *env ? fs::path(env) : fs::path(home ? home : "") / ".cache/engram/models";
   return base / "all-MiniLM-L6-v2";
 }
@@ -282,8 +282,8 @@ TEST(WordPieceRules, LongestMatchFirstIsGreedy) {
   // With "una" in the vocabulary it is the longest prefix of "unaffable"; without "##ffable" the
   // rest cannot be matched and the whole word is [UNK] (no backtracking to "un" + "##aff").
   std::vector<std::string> v = vocab();
-  v.push_back("una");       // 26
-  v.push_back("##ffable");  // 27
+  v.emplace_back("una");       // 26
+  v.emplace_back("##ffable");  // 27
   EXPECT_EQ(WordPieceTokenizer(v, {}).encode("unaffable"), (std::vector<std::int32_t>{2, 26, 27, 3}));
   v.pop_back();
   EXPECT_EQ(WordPieceTokenizer(v, {}).encode("unaffable"), (std::vector<std::int32_t>{2, 1, 3}));
@@ -392,6 +392,7 @@ TEST(WordPieceRules, EncodeIsThreadSafe) {
   const auto t = tiny();
   const auto expected = t.encode("hello, unaffable world! ab中文cd");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> mismatches{0};
   for (int k = 0; k < 4; ++k)
     threads.emplace_back([&] {
