@@ -11,6 +11,10 @@ target_include_directories(engram_hnswlib SYSTEM INTERFACE ${HNSWLIB_INCLUDE_DIR
 if(ENGRAM_WITH_REDIS)
   pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 endif()
+if(ENGRAM_WITH_BERT)
+  pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)  # Debian libopenblas-dev
+  find_package(OpenSSL REQUIRED COMPONENTS Crypto)                # SHA-256 of the weights (libssl-dev)
+endif()
 if(ENGRAM_BUILD_TESTS)
   find_package(GTest REQUIRED CONFIG)
 endif()

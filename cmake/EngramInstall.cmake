@@ -15,6 +15,11 @@ if(ENGRAM_WITH_REDIS)
   install(DIRECTORY stores/redis/include/engram DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()
 
+if(ENGRAM_WITH_BERT)
+  set_target_properties(engram_bert PROPERTIES EXPORT_NAME bert)
+  list(APPEND _engram_targets engram_bert)
+endif()
+
 install(TARGETS ${_engram_targets} EXPORT engramTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -22,6 +27,7 @@ install(TARGETS ${_engram_targets} EXPORT engramTargets
 install(EXPORT engramTargets NAMESPACE engram:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/engram)
 
 set(ENGRAM_INSTALL_WITH_REDIS ${ENGRAM_WITH_REDIS})
+set(ENGRAM_INSTALL_WITH_BERT ${ENGRAM_WITH_BERT})
 configure_package_config_file(cmake/engramConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/engramConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/engram)
@@ -37,6 +43,10 @@ set(ENGRAM_PC_LIBS "-lengram_sqlite -lengram")
 if(ENGRAM_WITH_REDIS)
   string(APPEND ENGRAM_PC_REQUIRES " hiredis")
   set(ENGRAM_PC_LIBS "-lengram_redis ${ENGRAM_PC_LIBS}")
+endif()
+if(ENGRAM_WITH_BERT)
+  string(APPEND ENGRAM_PC_REQUIRES " openblas libcrypto")
+  set(ENGRAM_PC_LIBS "-lengram_bert ${ENGRAM_PC_LIBS}")
 endif()
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   message(FATAL_ERROR "engram.pc needs CMAKE_INSTALL_LIBDIR and CMAKE_INSTALL_INCLUDEDIR relative to the prefix")

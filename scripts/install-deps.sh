@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates python3 python3-pip
   libsqlite3-dev libhiredis-dev libsimdjson-dev libxxhash-dev libutf8proc-dev libhnswlib-dev
-  libopenblas-dev libcurl4-openssl-dev libcpp-httplib-dev libcli11-dev
+  libopenblas-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev libcli11-dev
   libgtest-dev libbenchmark-dev redis-server
 )
 
