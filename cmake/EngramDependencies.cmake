@@ -11,6 +11,9 @@ target_include_directories(engram_hnswlib SYSTEM INTERFACE ${HNSWLIB_INCLUDE_DIR
 if(ENGRAM_WITH_REDIS)
   pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 endif()
+if(ENGRAM_WITH_HTTP)
+  pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)  # Debian: libcurl4-openssl-dev
+endif()
 if(ENGRAM_BUILD_TESTS)
   find_package(GTest REQUIRED CONFIG)
 endif()
