@@ -343,8 +343,9 @@ struct HttpEmbedder::Impl {
 
   [[noreturn]] void bad_response(const std::string& what) const {
     fail("the " + std::string(api_name(options.api)) + " embedding service at " + display_url + " returned " + what,
-         std::string("check that base_url points to an ") + api_name(options.api) + " embedding service (api = " +
-             to_string(options.api) + ") and that model '" + options.model + "' is an embedding model");
+         std::string("check that base_url points to a service speaking the ") + api_name(options.api) +
+             " embeddings API (api = " + to_string(options.api) + ") and that model '" + options.model +
+             "' is an embedding model");
   }
 
   // One vector per text, in order; `expected` is the dimension (0: accept any non-zero one).
@@ -458,7 +459,7 @@ struct HttpEmbedder::Impl {
         bad_response("a non-numeric embedding component at position " + std::to_string(which));
       }
       if (!std::isfinite(d) || std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
-        bad_response("a non-finite embedding component at position " + std::to_string(which));
+        bad_response("a non-finite (or out of float range) embedding component at position " + std::to_string(which));
       }
       out.push_back(static_cast<float>(d));
     }
