@@ -184,6 +184,18 @@ TEST(CachingEmbedder, InASemanticCacheTheGetThenPutEmbedsOnce) {
   EXPECT_EQ(inner.calls->load(), 1);
 }
 
+TEST(CachingEmbedder, CopiesShareTheCacheAndCounters) {
+  Counting inner;
+  CachingEmbedder<Counting> kept(inner, 1 << 20);
+  SemanticCache<DictStore, CachingEmbedder<Counting>> cache(DictStore(DictStore::make_location()), kept);
+  cache.put("What is the capital of France?", "Paris.");
+  EXPECT_EQ(kept.stats().misses, 1u);
+  EXPECT_EQ(kept.stats().entries, 1u);
+  (void)kept.embed("what is the capital of france?");
+  EXPECT_EQ(kept.stats().hits, 1u);
+  EXPECT_EQ(inner.calls->load(), 1);
+}
+
 // ---- EmbedderUnavailable through SemanticCache ------------------------------------------------
 
 TEST(EmbedderUnavailable, IsARetryableEngramErrorWithItsOwnCode) {

@@ -24,7 +24,9 @@
 // Thread safety: every const member function may be called from several threads at once. The
 // internal mutex is never held while the wrapped embedder runs, so two threads missing the
 // same text at the same moment may both embed it (the vectors are equal; one is kept).
-// A moved-from CachingEmbedder may only be destroyed or assigned to.
+// Copies (when E is copyable) share one cache and its counters, so a copy kept outside a
+// SemanticCache reads the stats() of the one moved into it. A moved-from CachingEmbedder may
+// only be destroyed or assigned to.
 
 #include <cstddef>
 #include <cstdint>
@@ -61,7 +63,7 @@ class CachingEmbedder {
   static constexpr std::size_t kEntryOverheadBytes = 96;
 
   explicit CachingEmbedder(E inner, std::size_t max_bytes = std::size_t{64} << 20, NormalizeOptions normalize = {})
-      : inner_(std::move(inner)), state_(std::make_unique<State>()), normalize_(normalize) {
+      : inner_(std::move(inner)), state_(std::make_shared<State>()), normalize_(normalize) {
     state_->max_bytes = max_bytes;
   }
 
@@ -190,7 +192,7 @@ class CachingEmbedder {
   }
 
   E inner_;
-  std::unique_ptr<State> state_;
+  std::shared_ptr<State> state_;  // shared by copies
   NormalizeOptions normalize_;
 };
 
