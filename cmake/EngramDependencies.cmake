@@ -15,6 +15,9 @@ if(ENGRAM_WITH_BERT)
   pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)  # Debian libopenblas-dev
   find_package(OpenSSL REQUIRED COMPONENTS Crypto)                # SHA-256 of the weights (libssl-dev)
 endif()
+if(ENGRAM_WITH_HTTP)
+  pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)  # Debian: libcurl4-openssl-dev
+endif()
 if(ENGRAM_BUILD_TESTS)
   find_package(GTest REQUIRED CONFIG)
 endif()

@@ -1,6 +1,6 @@
 # Installation: headers, libraries and an engramConfig.cmake so that an installed engram is
 # used with find_package(engram) and the same engram::engram / engram::dict / engram::sqlite /
-# engram::redis targets as add_subdirectory(engram).
+# engram::redis / engram::bert / engram::http targets as add_subdirectory(engram).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -13,6 +13,10 @@ if(ENGRAM_WITH_REDIS)
   set_target_properties(engram_redis PROPERTIES EXPORT_NAME redis)
   list(APPEND _engram_targets engram_redis)
   install(DIRECTORY stores/redis/include/engram DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
+if(ENGRAM_WITH_HTTP)
+  set_target_properties(engram_http PROPERTIES EXPORT_NAME http)
+  list(APPEND _engram_targets engram_http)  # its header is in include/engram/embedders
 endif()
 
 if(ENGRAM_WITH_BERT)
@@ -28,6 +32,7 @@ install(EXPORT engramTargets NAMESPACE engram:: DESTINATION ${CMAKE_INSTALL_LIBD
 
 set(ENGRAM_INSTALL_WITH_REDIS ${ENGRAM_WITH_REDIS})
 set(ENGRAM_INSTALL_WITH_BERT ${ENGRAM_WITH_BERT})
+set(ENGRAM_INSTALL_WITH_HTTP ${ENGRAM_WITH_HTTP})
 configure_package_config_file(cmake/engramConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/engramConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/engram)
@@ -47,6 +52,10 @@ endif()
 if(ENGRAM_WITH_BERT)
   string(APPEND ENGRAM_PC_REQUIRES " openblas libcrypto")
   set(ENGRAM_PC_LIBS "-lengram_bert ${ENGRAM_PC_LIBS}")
+endif()
+if(ENGRAM_WITH_HTTP)
+  string(APPEND ENGRAM_PC_REQUIRES " libcurl")
+  set(ENGRAM_PC_LIBS "-lengram_http ${ENGRAM_PC_LIBS}")
 endif()
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   message(FATAL_ERROR "engram.pc needs CMAKE_INSTALL_LIBDIR and CMAKE_INSTALL_INCLUDEDIR relative to the prefix")

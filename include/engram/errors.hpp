@@ -8,6 +8,13 @@
 //   ├── EmbedderMismatch     store was created by another embedder (fingerprint differs)
 //   ├── DimensionMismatch    store was created with another embedding dimension
 //   ├── CacheClosed          any call after close()
+//   ├── EmbedderUnavailable  retryable: the embedder could not produce a vector (an HTTP
+//   │                        embedding service down, timing out, rate limiting, or answering
+//   │                        with an error or a malformed response). SemanticCache::get turns
+//   │                        it into a miss counted as MissReason::kError (reported to
+//   │                        on_error) when fail_open is set; put throws it (and
+//   │                        get_or_compute reports it and still returns the computed
+//   │                        value when fail_open is set). Retrying later may succeed.
 //   └── StoreError           the backing store failed
 //       ├── StoreUnavailable retryable: Redis down, SQLite busy past its timeout
 //       ├── StoreCorrupt     the backing data is damaged or not an engram store
@@ -29,6 +36,7 @@ enum class ErrorCode {
   kStoreCorrupt,
   kSchema,
   kCheckpoint,
+  kEmbedderUnavailable,
 };
 
 class Error : public std::runtime_error {
@@ -56,6 +64,7 @@ ENGRAM_DEFINE_ERROR(InvalidArgument, Error, kInvalidArgument)
 ENGRAM_DEFINE_ERROR(EmbedderMismatch, Error, kEmbedderMismatch)
 ENGRAM_DEFINE_ERROR(DimensionMismatch, Error, kDimensionMismatch)
 ENGRAM_DEFINE_ERROR(CacheClosed, Error, kCacheClosed)
+ENGRAM_DEFINE_ERROR(EmbedderUnavailable, Error, kEmbedderUnavailable)
 ENGRAM_DEFINE_ERROR(StoreError, Error, kStore)
 ENGRAM_DEFINE_ERROR(StoreUnavailable, StoreError, kStoreUnavailable)
 ENGRAM_DEFINE_ERROR(StoreCorrupt, StoreError, kStoreCorrupt)

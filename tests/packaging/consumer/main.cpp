@@ -1,11 +1,14 @@
 // Uses every installed engram library once, so that a missing header, symbol or dependency in
 // the installed package fails this build or this run: SemanticCache over SqliteStore (a real
-// file) and DictStore, and a RedisStore handle that must report an unreachable server.
+// file) and DictStore, a RedisStore handle that must report an unreachable server, and an
+// HttpEmbedder (behind a CachingEmbedder) that must report an unreachable service.
 //   consumer DIR   (DIR: a scratch directory for the SQLite file)
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include "engram/embedders/caching_embedder.hpp"
+#include "engram/embedders/http_embedder.hpp"
 #include "engram/engram.hpp"
 #include "engram/stores/dict_store.hpp"
 #include "engram/stores/redis_store.hpp"
@@ -46,6 +49,22 @@ int main(int argc, char** argv) {
       return 1;
     } catch (const engram::StoreUnavailable&) {
       std::printf("consumer: redis: unreachable server reported as StoreUnavailable\n");
+    }
+
+    // The same port for an embedding service: embed() must fail with EmbedderUnavailable.
+    engram::CachingEmbedder http(engram::HttpEmbedder(engram::HttpEmbedderOptions{.api = engram::HttpApi::kOpenAI,
+                                                                                  .base_url = "http://127.0.0.1:1",
+                                                                                  .model = "m",
+                                                                                  .dim = 8,
+                                                                                  .max_retries = 0}),
+                                 /*max_bytes=*/1 << 20);
+    try {
+      (void)http.embed("hello");
+      std::fprintf(stderr, "consumer: http: embed() against a closed port succeeded\n");
+      return 1;
+    } catch (const engram::EmbedderUnavailable&) {
+      std::printf("consumer: http: unreachable service reported as EmbedderUnavailable (%s)\n",
+                  http.fingerprint().c_str());
     }
   } catch (const engram::Error& e) {
     std::fprintf(stderr, "consumer: %s\n", e.what());
