@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install dependencies, build everything and run every test (the Redis tests start their own
-# redis-server on a free loopback port).
+# Install dependencies, fetch the embedding model (scripts/fetch-model.sh), build everything and
+# run every test (the Redis tests start their own redis-server on a free loopback port, the HTTP
+# tests their own embedding server).
 #   scripts/test.sh                 RelWithDebInfo build in build/test
 #   ENGRAM_SANITIZE=address,undefined scripts/test.sh    sanitizer build in build/asan
 #   ENGRAM_SANITIZE=thread ENGRAM_TEST_FILTER=Concurrency \
@@ -8,6 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
+bash "$root/scripts/fetch-model.sh" all-MiniLM-L6-v2  # the BERT parity tests run the real model
 
 sanitize="${ENGRAM_SANITIZE:-}"
 case "$sanitize" in
