@@ -86,7 +86,11 @@ Args parse_args(int argc, char** argv) {
         usage(argv[0], "--threshold wants a cosine similarity in [-1, 1], not '" + value + "'");
       args.threshold = *t;
     } else {
-      usage(argv[0], "unknown option or value: " + flag + " " + value);
+      std::string problem = "unknown option or value: ";
+      problem += flag;
+      problem += ' ';
+      problem += value;
+      usage(argv[0], problem);
     }
   }
   return args;

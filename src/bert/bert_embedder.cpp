@@ -48,6 +48,7 @@ void configure_blas_threads() {
   static std::once_flag once;
   std::call_once(once, [] {
     int threads = 1;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): read once (call_once); engram never sets the environment
     if (const char* env = std::getenv("ENGRAM_BLAS_THREADS"); env != nullptr && *env != '\0') {
       char* end = nullptr;
       const long n = std::strtol(env, &end, 10);
@@ -61,7 +62,7 @@ void configure_blas_threads() {
 
 class BertEmbedder::Impl {
  public:
-  Impl(std::filesystem::path dir, BertOptions options) : options_(std::move(options)) {
+  Impl(const std::filesystem::path& dir, BertOptions options) : options_(std::move(options)) {
     if (!std::filesystem::is_directory(dir)) {
       throw InvalidArgument("model directory " + dir.string() +
                             " does not exist. Remediation: run scripts/fetch-model.sh (it installs "
@@ -153,8 +154,8 @@ class BertEmbedder::Impl {
   std::unique_ptr<detail::BertModel> model_;
 };
 
-BertEmbedder::BertEmbedder(std::filesystem::path dir, BertOptions options)
-    : impl_(std::make_shared<const Impl>(std::move(dir), std::move(options))) {}
+BertEmbedder::BertEmbedder(const std::filesystem::path& dir, BertOptions options)
+    : impl_(std::make_shared<const Impl>(dir, std::move(options))) {}
 
 std::size_t BertEmbedder::dim() const noexcept { return impl_->info_.hidden_size; }
 std::string BertEmbedder::fingerprint() const { return impl_->fingerprint_; }
@@ -167,9 +168,11 @@ const BertModelInfo& BertEmbedder::info() const noexcept { return impl_->info_; 
 
 std::filesystem::path default_model_dir(std::string_view name) {
   std::filesystem::path root;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): engram never sets the environment
   if (const char* env = std::getenv("ENGRAM_MODEL_DIR"); env != nullptr && *env != '\0') {
     root = env;
-  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+  } else if (const char* home = std::getenv("HOME");  // NOLINT(concurrency-mt-unsafe): as above
+             home != nullptr && *home != '\0') {
     root = std::filesystem::path(home) / ".cache" / "engram" / "models";
   } else {
     root = std::filesystem::path(".cache") / "engram" / "models";

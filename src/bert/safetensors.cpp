@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include "engram/errors.hpp"
 
@@ -85,7 +86,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string name = path.string();
   const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    throw InvalidArgument("model weights " + name + ": cannot be opened (" + std::strerror(errno) +
+    throw InvalidArgument("model weights " + name + ": cannot be opened (" +
+                          std::error_code(errno, std::generic_category()).message() +
                           "). Remediation: fetch the model with scripts/fetch-model.sh, or point the "
                           "embedder at a directory that holds model.safetensors.");
   }
@@ -100,7 +102,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     void* addr = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (addr == MAP_FAILED) {
       ::close(fd);
-      fail(name, std::string("cannot be mapped (") + std::strerror(errno) + ")");
+      fail(name, "cannot be mapped (" + std::error_code(errno, std::generic_category()).message() + ")");
     }
     mapping->addr = addr;
   }

@@ -230,6 +230,7 @@ struct HttpEmbedder::Impl {
     }
     display_url = without_userinfo(url);
     if (!options.api_key_env.empty()) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): read once, at construction
       const char* key = std::getenv(options.api_key_env.c_str());
       if (key == nullptr || *key == '\0') {
         throw InvalidArgument("HttpEmbedderOptions::api_key_env names the environment variable '" +
@@ -412,7 +413,7 @@ struct HttpEmbedder::Impl {
   }
 
   std::string client_error_remediation(long status) const {
-    const std::string key_hint =
+    std::string key_hint =
         options.api_key_env.empty()
             ? std::string(
                   "this embedder sends no key: set api_key_env to the name of the environment variable "

@@ -127,6 +127,7 @@ TEST_F(RealModel, EmbeddingsMatchTheReference) {
 
 TEST_F(RealModel, BatchEqualsSingle) {
   std::vector<std::string> texts;
+  texts.reserve(references().size());
   for (const auto& r : references()) texts.push_back(r.text);  // lengths from 2 to 256 tokens, "" included
   std::vector<std::string> mixed = {"hi", texts[0], "", std::string(3000, 'a') + " b", "a b c d e f g h", texts.back()};
   for (const auto* batch : {&texts, &mixed}) {
@@ -141,11 +142,14 @@ TEST_F(RealModel, BatchEqualsSingle) {
 
 TEST_F(RealModel, ConcurrentEmbedGivesIdenticalResults) {
   std::vector<std::string> texts;
+  texts.reserve(references().size());
   for (const auto& r : references()) texts.push_back(r.text);
   texts.resize(32);
   std::vector<std::vector<float>> expected;
+  expected.reserve(texts.size());
   for (const auto& t : texts) expected.push_back(model_->embed(t));
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::vector<int> failures(8, 0);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
@@ -202,6 +206,8 @@ TEST_F(RealModel, SemanticCacheOnSqliteServesAParaphraseAndRejectsAnotherEmbedde
   EXPECT_THROW(SemanticCache(SqliteStore(db), HashingEmbedder{}), EmbedderMismatch);
 }
 
+// Changes the environment: no other thread runs while it does.
+// NOLINTBEGIN(concurrency-mt-unsafe)
 TEST(DefaultModelDir, FollowsTheEnvironment) {
   const char* saved = std::getenv("ENGRAM_MODEL_DIR");
   const std::string saved_value = saved ? saved : "";
@@ -215,6 +221,7 @@ TEST(DefaultModelDir, FollowsTheEnvironment) {
   if (saved) ::setenv("ENGRAM_MODEL_DIR", saved_value.c_str(), 1);
   else ::unsetenv("ENGRAM_MODEL_DIR");
 }
+// NOLINTEND(concurrency-mt-unsafe)
 
 }  // namespace
 }  // namespace engram

@@ -147,7 +147,7 @@ TEST_F(TinyModel, LyingOffsets) {
   std::string header;
   const std::string good = testing::safetensors_bytes(tensors, &header);
   const auto data = good.substr(8 + header.size());
-  auto with_header = [&](std::string h) {
+  auto with_header = [&](const std::string& h) {
     testing::replace_file(weights(), testing::safetensors_bytes({}, nullptr, &h) + data);
   };
   const std::string ln_bias = "\"embeddings.LayerNorm.bias\": {\"dtype\": \"F32\", \"shape\": [8], \"data_offsets\": [";

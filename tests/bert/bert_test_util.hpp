@@ -22,7 +22,7 @@ inline constexpr const char* kModelName = "all-MiniLM-L6-v2";
 
 // The real model directory, or empty with a test failure saying how to get it.
 inline std::filesystem::path real_model_dir() {
-  const auto dir = default_model_dir(kModelName);
+  auto dir = default_model_dir(kModelName);
   if (!std::filesystem::exists(dir / "model.safetensors")) {
     ADD_FAILURE() << "the model is not installed at " << dir
                   << ": run scripts/fetch-model.sh (or set ENGRAM_MODEL_DIR to the directory that holds " << kModelName
@@ -113,7 +113,7 @@ inline std::vector<FakeTensor> tiny_tensors(const TinyConfig& c, const std::stri
                                             const std::string& prefix = "") {
   std::vector<FakeTensor> t;
   const std::uint64_t h = c.hidden, in = c.intermediate;
-  auto add = [&](std::string name, std::vector<std::uint64_t> shape, bool ln_weight = false) {
+  auto add = [&](const std::string& name, const std::vector<std::uint64_t>& shape, bool ln_weight = false) {
     std::size_t n = 1;
     for (auto d : shape) n *= d;
     std::vector<float> v(n);

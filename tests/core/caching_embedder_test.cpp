@@ -157,6 +157,7 @@ TEST(CachingEmbedder, ConcurrentCallersGetCorrectVectors) {
   CachingEmbedder cached(inner, 40 * (2 + kEntry16));  // smaller than the working set: evictions too
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {

@@ -181,6 +181,7 @@ void embed(const httplib::Request& req, httplib::Response& res) {
   }
 
   std::vector<std::string> vectors;
+  vectors.reserve(inputs.size());
   for (const std::string& text : inputs) {
     vectors.push_back(vector_json(engram::testing::fake_embedding(text, wrongdim ? dim + 1 : dim),
                                   nan && vectors.empty(), huge && vectors.empty()));

@@ -8,11 +8,11 @@
 
 #include <httplib.h>
 #include <poll.h>
-#include <signal.h>
 #include <simdjson.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <cstdint>
 #include <stdexcept>

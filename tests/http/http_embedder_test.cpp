@@ -39,7 +39,7 @@ static_assert(BatchEmbedder<HttpEmbedder>);
 class HttpEmbedderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ::setenv(kKeyVar, kKey, 1);
+    ::setenv(kKeyVar, kKey, 1);  // NOLINT(concurrency-mt-unsafe): before any test thread starts
     server_ = new FakeEmbeddingServer();
     server_->start();
   }
@@ -73,7 +73,7 @@ std::string unavailable(const std::function<void()>& f) {
   try {
     f();
   } catch (const EmbedderUnavailable& e) {
-    const std::string what = e.what();
+    std::string what = e.what();
     EXPECT_EQ(e.code(), ErrorCode::kEmbedderUnavailable);
     EXPECT_EQ(what.find(kKey), std::string::npos) << what;
     EXPECT_EQ(what.find("9f8e7d6c5b4a3210"), std::string::npos) << what;
@@ -92,7 +92,7 @@ int free_port() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "bind failed";
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
@@ -101,6 +101,7 @@ int free_port() {
 
 std::vector<std::string> texts(int n) {
   std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) out.push_back("question number " + std::to_string(i));
   return out;
 }
@@ -191,6 +192,7 @@ TEST_F(HttpEmbedderTest, ConcurrentCallsAreCorrectAndReuseConnections) {
   HttpEmbedder e(options(HttpApi::kTei));
   constexpr int kThreads = 4, kCalls = 30;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> wrong{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -225,7 +227,7 @@ TEST_F(HttpEmbedderTest, NoKeyNoAuthorizationHeader) {
 TEST_F(HttpEmbedderTest, UnsetKeyVariableIsInvalidArgumentNamingIt) {
   auto o = options(HttpApi::kOpenAI);
   o.api_key_env = "ENGRAM_TEST_NO_SUCH_VARIABLE";
-  ::unsetenv("ENGRAM_TEST_NO_SUCH_VARIABLE");
+  ::unsetenv("ENGRAM_TEST_NO_SUCH_VARIABLE");  // NOLINT(concurrency-mt-unsafe): no other thread runs
   try {
     HttpEmbedder e(o);
     FAIL() << "no exception";
@@ -451,7 +453,7 @@ TEST(HttpEmbedderDown, GetFailsOpenAsCountedErrorMissAndPutThrows) {
   std::vector<std::string> errors;
   CacheOptions co;
   co.on_error = [&](const std::exception& e) {
-    errors.push_back(dynamic_cast<const EmbedderUnavailable*>(&e) ? "EmbedderUnavailable" : e.what());
+    errors.emplace_back(dynamic_cast<const EmbedderUnavailable*>(&e) ? "EmbedderUnavailable" : e.what());
   };
   SemanticCache<DictStore, HttpEmbedder> cache(DictStore(DictStore::make_location()), HttpEmbedder(o), co);
   cache.put("How do I reset my password?", "Use the reset link.");

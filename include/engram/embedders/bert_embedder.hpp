@@ -78,7 +78,7 @@ class BertEmbedder {
   // file is missing, unreadable or inconsistent (truncated or lying safetensors header, tensor
   // shape or dtype not matching config.json, unsupported architecture or pooling, vocabulary
   // without [CLS]/[SEP]/[UNK]/[PAD], ...). Reads and hashes model.safetensors once (SHA-256).
-  explicit BertEmbedder(std::filesystem::path dir, BertOptions options = {});
+  explicit BertEmbedder(const std::filesystem::path& dir, BertOptions options = {});
 
   // hidden_size of the model (384 for MiniLM).
   std::size_t dim() const noexcept;
