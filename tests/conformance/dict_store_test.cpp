@@ -16,6 +16,7 @@
 #include <iterator>
 #include <string>
 
+#include "snapshot_files.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -24,21 +25,13 @@ using engram::DictStore;
 using engram::conformance::kDim;
 using engram::conformance::kFingerprint;
 using engram::conformance::detail::make_entry;
+using engram::testing::read_file;
+using engram::testing::write_file;
 
 DictStore opened(DictStore::Location location) {
   DictStore s(std::move(location));
   s.open(kFingerprint, kDim);
   return s;
-}
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::filesystem::path& p, std::string_view bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 TEST(DictStore, DefaultHandlesHavePrivateBackings) {
@@ -224,16 +217,8 @@ TEST(DictStore, SnapshotFileIsPrivateWhateverTheUmask) {
   engram::testing::TempDir dir;
   auto s = opened(DictStore::make_location());
   s.insert(make_entry("ns", "k"));
-  int n = 0;
-  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{0277}}) {
-    const mode_t previous = ::umask(mask);
-    const auto path = dir / ("snap" + std::to_string(n++));
-    s.snapshot_to(path);
-    ::umask(previous);
-    struct stat st {};
-    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 07777, 0600u) << "umask " << std::oct << mask;
-  }
+  engram::testing::expect_snapshots_private_whatever_the_umask(
+      dir.path(), [&](const std::filesystem::path& path) { s.snapshot_to(path); });
   // Replacing an existing world-readable file yields a private one too.
   write_file(dir / "old", "x");
   std::filesystem::permissions(dir / "old", std::filesystem::perms(0644));

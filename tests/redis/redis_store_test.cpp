@@ -32,13 +32,16 @@
 #include "engram/errors.hpp"
 #include "engram/stores/redis_store.hpp"
 #include "redis_server.hpp"
+#include "snapshot_files.hpp"
 
 namespace engram {
 namespace {
 
 using testing::fresh_prefix;
+using testing::read_file;
 using testing::RedisEnvironment;
 using testing::RedisServer;
+using testing::write_file;
 
 constexpr std::string_view kFp = "engram:redis-test:v1";
 constexpr std::size_t kDim = 4;
@@ -502,16 +505,6 @@ TEST(RedisStore, MovedFromHandleIsClosed) {
 
 // ---- restore: atomic, lineage ------------------------------------------------------------
 
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::filesystem::path& p, std::string_view bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
 // Every key of the prefix except a restore's staging area ("{prefix}:s:..."), sorted: equal
 // before and after means the destination's content keys were not added, removed or renamed.
 std::string key_listing(RedisServer& server, const std::string& prefix) {
@@ -815,16 +808,8 @@ TEST(RedisStore, SnapshotFileIsPrivateWhateverTheUmask) {
   auto s = open_store(RedisEnvironment::plain().options(fresh_prefix()));
   s.insert(entry("ns", "k"));
   testing::TempDir dir;
-  int n = 0;
-  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{0277}}) {
-    const mode_t previous = ::umask(mask);
-    const auto path = dir / ("snap" + std::to_string(n++));
-    s.snapshot_to(path);
-    ::umask(previous);
-    struct stat st {};
-    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 07777, 0600u) << "umask " << std::oct << mask;
-  }
+  engram::testing::expect_snapshots_private_whatever_the_umask(
+      dir.path(), [&](const std::filesystem::path& path) { s.snapshot_to(path); });
   EXPECT_THROW(s.snapshot_to(dir / "missing" / "snap"), CheckpointError);
   for (const auto& f : std::filesystem::directory_iterator(dir.path()))
     EXPECT_EQ(f.path().filename().string().find("engram-tmp"), std::string::npos) << f.path();

@@ -363,15 +363,6 @@ void apply_lineage(const detail::Db& t, const Lineage& old) {
   t.exec("DELETE FROM main.engram_changes", "resetting the change log");
 }
 
-std::string quote_ident(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
-
 // On `t`, inside its write transaction: drops every object of main (triggers and views, then
 // tables with their indexes) and rebuilds engram's tables from the attached snapshot "snap":
 // definitions as the snapshot has them, rows copied, indexes created afterwards from the
@@ -390,7 +381,7 @@ void copy_content(const detail::Db& t) {
                             std::string(type == "trigger" ? "TRIGGER"
                                         : type == "view"  ? "VIEW"
                                                           : "TABLE") +
-                            " IF EXISTS main." + quote_ident(name);
+                            " IF EXISTS main." + detail::quote_ident(name);
     t.exec(sql.c_str(), "clearing the destination");
   }
   if (has_table(t, "main", "sqlite_stat1")) t.exec("DELETE FROM main.sqlite_stat1", "clearing the destination");
@@ -411,7 +402,8 @@ void copy_content(const detail::Db& t) {
   for (const auto& o : objects) {
     if (o.type != "table") continue;
     t.exec(o.sql.c_str(), "creating the restored tables");
-    const std::string copy = "INSERT INTO main." + quote_ident(o.name) + " SELECT * FROM snap." + quote_ident(o.name);
+    const std::string copy =
+        "INSERT INTO main." + detail::quote_ident(o.name) + " SELECT * FROM snap." + detail::quote_ident(o.name);
     t.exec(copy.c_str(), "copying the snapshot");
   }
   for (const auto& o : objects) {

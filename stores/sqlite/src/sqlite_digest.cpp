@@ -94,15 +94,6 @@ bool step(const Db& db, sqlite3_stmt* st) {
   db.fail(rc, "checksumming the database");
 }
 
-std::string quote_ident(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
-
 // Digests every row of the statement's result, framed by a row marker; returns the row count.
 std::uint64_t digest_rows(const Db& db, Digest& d, sqlite3_stmt* st) {
   const int columns = sqlite3_column_count(st);
@@ -169,6 +160,15 @@ std::string content_digest(const Db& db) {
     d.u64(digest_rows(db, d, st.get()));
   }
   return d.hex();
+}
+
+std::string quote_ident(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
 }
 
 }  // namespace engram::detail

@@ -7,6 +7,7 @@
 // restore_from() recomputes it before anything at the destination is touched.
 
 #include <string>
+#include <string_view>
 
 #include "sqlite_db.hpp"
 
@@ -29,5 +30,9 @@ inline constexpr const char* kSnapshotFormat = "engram-sqlite-snapshot/1 xxh3-12
 // access counts, quotas, meta, the counter and the change log are all covered. Read errors
 // throw like any other statement (StoreCorrupt for a damaged file).
 std::string content_digest(const Db& db);
+
+// `name` as a double-quoted SQL identifier (inner quotes doubled), for table and column names
+// read from sqlite_schema.
+std::string quote_ident(std::string_view name);
 
 }  // namespace engram::detail
