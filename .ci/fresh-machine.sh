@@ -189,6 +189,15 @@ new_root() {
     [ -f "$f" ] && grep -qi 'proxy' "$f" && cp "$f" "$r/etc/apt/apt.conf.d/"
   done
   cp -L /etc/resolv.conf "$r/etc/resolv.conf"
+  # The host's network trust, like its DNS and apt proxy: certificate authorities added locally
+  # (a TLS-inspecting egress proxy's, say) and pip's configuration, so that HTTPS to PyPI (the
+  # model fetch) works in the root as on the host. The ca-certificates package, installed by the
+  # README's commands, folds /usr/local/share/ca-certificates into the system bundle.
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    mkdir -p "$r/usr/local/share/ca-certificates"
+    cp -L /usr/local/share/ca-certificates/*.crt "$r/usr/local/share/ca-certificates/"
+  fi
+  [ -f /etc/pip.conf ] && cp -L /etc/pip.conf "$r/etc/pip.conf"
   printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 %s\n' \
     "$(hostname)" >"$r/etc/hosts"
   # A chroot has no init system, so a package that starts its service (redis-server does)
