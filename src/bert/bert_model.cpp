@@ -68,6 +68,18 @@ void layer_norm(float* x, const float* g, const float* b, std::size_t n, float e
   for (std::size_t i = 0; i < n; ++i) x[i] = (x[i] - mean) * inv * g[i] + b[i];
 }
 
+// The residual step after attention and after the feed-forward block: each of the m rows of x
+// (width n) gets its row of `delta` added and is then layer-normalized in place.
+void add_and_norm(float* x, const float* delta, std::size_t m, std::size_t n, const float* g, const float* b,
+                  float eps) {
+  for (std::size_t r = 0; r < m; ++r) {
+    float* xr = x + r * n;
+    const float* dr = delta + r * n;
+    for (std::size_t i = 0; i < n; ++i) xr[i] += dr[i];
+    layer_norm(xr, g, b, n, eps);
+  }
+}
+
 // C[m x n] = A[m x k] * W^T + bias, W is [n x k] row-major (PyTorch Linear layout).
 void linear(const float* a, std::size_t m, std::size_t k, const float* w, const float* bias, std::size_t n, float* c) {
   for (std::size_t r = 0; r < m; ++r) std::memcpy(c + r * n, bias, n * sizeof(float));
@@ -325,21 +337,11 @@ std::vector<std::vector<float>> BertModel::forward(std::span<const std::vector<s
       offset += len;
     }
     linear(ctx.data(), n, h, l.out_w, l.out_b, h, tmp.data());
-    for (std::size_t r = 0; r < n; ++r) {
-      float* xr = x.data() + r * h;
-      const float* tr = tmp.data() + r * h;
-      for (std::size_t i = 0; i < h; ++i) xr[i] += tr[i];
-      layer_norm(xr, l.ln1_g, l.ln1_b, h, config_.eps);
-    }
+    add_and_norm(x.data(), tmp.data(), n, h, l.ln1_g, l.ln1_b, config_.eps);
     linear(x.data(), n, h, l.ffn_in_w, l.ffn_in_b, inter, mid.data());
     gelu(mid.data(), n * inter);
     linear(mid.data(), n, inter, l.ffn_out_w, l.ffn_out_b, h, tmp.data());
-    for (std::size_t r = 0; r < n; ++r) {
-      float* xr = x.data() + r * h;
-      const float* tr = tmp.data() + r * h;
-      for (std::size_t i = 0; i < h; ++i) xr[i] += tr[i];
-      layer_norm(xr, l.ln2_g, l.ln2_b, h, config_.eps);
-    }
+    add_and_norm(x.data(), tmp.data(), n, h, l.ln2_g, l.ln2_b, config_.eps);
   }
   // Pooling.
   result.reserve(sequences.size());
