@@ -27,7 +27,7 @@ void validate_threshold(double threshold) {
 }
 
 void validate_options(const CacheOptions& o) {
-  validate_threshold(o.similarity_threshold);
+  if (o.similarity_threshold) validate_threshold(*o.similarity_threshold);
   auto require = [](bool ok, const std::string& what) {
     if (!ok)
       throw InvalidArgument("invalid CacheOptions: " + what + ". Remediation: fix the option or keep its default.");

@@ -20,6 +20,8 @@ const char* to_string(MissReason reason) noexcept {
       return "bypass";
     case MissReason::kError:
       return "error";
+    case MissReason::kGuarded:
+      return "guarded";
   }
   return "unknown";
 }

@@ -26,4 +26,12 @@ concept BatchEmbedder = Embedder<E> && requires(const E& e, std::span<const std:
   { e.embed_batch(texts) } -> std::same_as<std::vector<std::vector<float>>>;
 };
 
+// Optional: the cosine threshold the embedder's authors measured as right for it (its
+// similarity scale depends on the model: MiniLM's paraphrases score lower than a lexical
+// embedder's). The cache uses it when CacheOptions::similarity_threshold is unset.
+template <class E>
+concept RecommendsThreshold = Embedder<E> && requires(const E& e) {
+  { e.recommended_threshold() } -> std::convertible_to<double>;
+};
+
 }  // namespace engram

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engram/guard.hpp"
 #include "engram/types.hpp"
 
 namespace engram {
@@ -41,15 +42,21 @@ struct EventAttrs {
   double similarity = 0;
   Millis latency{0};          // wall time of the call (get, put)
   std::size_t count = 0;      // rows affected ("evict")
-  std::string_view detail{};  // error text for "error" events
+  std::string_view detail{};  // error text for "error" events; the guard's reason for kGuarded misses
 };
 
 struct NormalizeOptions {
   bool nfkc = false;  // also apply Unicode NFKC (compatibility) normalization: "ｆｕｌｌ" == "full"
 };
 
+// The similarity threshold when neither CacheOptions nor the embedder names one.
+inline constexpr double kDefaultSimilarityThreshold = 0.85;
+
 struct CacheOptions {
-  double similarity_threshold = 0.85;        // cosine similarity in [-1, 1]
+  // Cosine similarity in [-1, 1] a semantic candidate needs. Unset: the embedder's
+  // recommended_threshold() when it has one (see RecommendsThreshold in embedder.hpp), else
+  // kDefaultSimilarityThreshold. SemanticCache::similarity_threshold() tells which applies.
+  std::optional<double> similarity_threshold{};
   std::optional<std::size_t> max_entries{};  // global LRU cap over all namespaces
   std::optional<Millis> default_ttl{};       // applied when PutOptions::ttl is empty
   std::function<Timestamp()> clock{};        // default: system clock, truncated to ms
@@ -68,6 +75,9 @@ struct CacheOptions {
   Millis flush_interval{1000};
   std::size_t eviction_batch = 1;  // at least this many victims per eviction
   NormalizeOptions normalize{};
+  // Checked on every semantic candidate above the threshold, before the validator; a
+  // rejection is MissReason::kGuarded, counted per GuardVerdict::reason. Empty: no guard.
+  Guard guard{};
   std::function<bool(std::string_view response)> validator{};
   std::function<double(double similarity, Millis age, std::string_view metadata)> confidence_fn{};
   double min_confidence = 0.0;

@@ -6,14 +6,14 @@
 //                  hit does no store I/O and never computes an embedding.
 //               2. semantic layer: embed (outside any lock) -> top-k cosine search in the
 //                  namespace's index -> the first candidate that is above the threshold, not
-//                  expired, accepted by the validator and confident enough.
+//                  expired, accepted by the guard and the validator and confident enough.
 //   put(query, response)  validates, embeds, writes the store in one transaction, updates the
 //                  in-memory layers and evicts by LRU to the namespace quota and max_entries.
 //
 // Thread safety: one cache may be shared by any number of threads. Gets run in parallel
 // (shared lock on the in-memory state; calls into the store are serialized by a mutex);
 // writes take the exclusive lock. The embedder runs without any lock held. Callbacks
-// (validator, confidence_fn, metrics_hook, on_error) may run under the shared lock and must
+// (guard, validator, confidence_fn, metrics_hook, on_error) may run under the shared lock and must
 // not call back into the cache.
 //
 // Several processes: every get first checks the store's version counter (at most once per
@@ -75,6 +75,7 @@ class SemanticCache {
         embedder_(std::move(embedder)),
         options_(std::move(options)),
         dim_(static_cast<std::size_t>(embedder_.dim())),
+        threshold_(resolve_threshold(options_, embedder_)),
         state_(IndexConfig{dim_, options_.index, options_.vectors, options_.hnsw, options_.search_threads},
                options_.response_cache_bytes) {
     detail::validate_options(options_);
@@ -106,7 +107,7 @@ class SemanticCache {
     ensure_open();
     detail::validate_query(query, options_);
     detail::validate_namespace(options.ns);
-    const double threshold = options.threshold.value_or(options_.similarity_threshold);
+    const double threshold = options.threshold.value_or(threshold_);
     detail::validate_threshold(threshold);
     std::optional<std::vector<float>> supplied;
     if (options.embedding) supplied = detail::to_unit_vector(*options.embedding, dim_, "GetOptions::embedding");
@@ -298,6 +299,10 @@ class SemanticCache {
     return store_.get_namespace_quota(ns);
   }
 
+  // The similarity threshold get() applies when GetOptions::threshold is unset: the option's,
+  // else the embedder's recommendation, else kDefaultSimilarityThreshold.
+  double similarity_threshold() const noexcept { return threshold_; }
+
   // Entries held in memory (all namespaces, or one), as of the last sync.
   std::size_t size(std::optional<std::string_view> ns = {}) const {
     std::shared_lock lock(state_mu_);
@@ -478,6 +483,7 @@ class SemanticCache {
     const Timestamp t = now();
     const std::int64_t now_ms = detail::to_ms(t);
     std::optional<MissReason> reason;
+    std::string guard_reason;  // the guard's first rejection, when reason is kGuarded
 
     // Exact layer.
     EntryId exact_id = 0;
@@ -508,7 +514,8 @@ class SemanticCache {
       }
     }
     if (exact_id != 0) {
-      if (auto hit = accept(exact_id, normalized, ns, 1.0, t, reason)) return finish_hit(std::move(*hit), started);
+      if (auto hit = accept(exact_id, query, normalized, ns, 1.0, t, reason, guard_reason))
+        return finish_hit(std::move(*hit), started);
     }
 
     // Semantic layer.
@@ -564,10 +571,10 @@ class SemanticCache {
         if (!reason) reason = MissReason::kExpired;
         continue;
       }
-      if (auto hit = accept(c.id, std::nullopt, ns, c.score, t, reason, c.loaded))
+      if (auto hit = accept(c.id, query, std::nullopt, ns, c.score, t, reason, guard_reason, c.loaded))
         return finish_hit(std::move(*hit), started);
     }
-    return miss(ns, reason.value_or(MissReason::kNoCandidate), started);
+    return miss(ns, reason.value_or(MissReason::kNoCandidate), started, guard_reason);
   }
 
   // A namespace's background HNSW build has caught up: switch to it. Writes do this too; a
@@ -580,15 +587,16 @@ class SemanticCache {
 
   // Loads the text of a candidate (`loaded` if the caller already read it, else the response
   // cache, else the store), checks that it is the row the in-memory state describes (namespace
-  // and key; for an exact hit, the normalized query text itself), applies the validator (to
-  // semantic candidates) and the confidence rules, and records the access. On rejection sets
-  // `reason` (if unset) and returns nullopt.
+  // and key; for an exact hit, the normalized query text itself), applies the guard and the
+  // validator (to semantic candidates) and the confidence rules, and records the access. On
+  // rejection sets `reason` (if unset; with the guard's reason in `guard_reason`) and returns
+  // nullopt.
   //
   // A row read from the store is kept in the response cache only if the entry's generation
   // did not change during the read: a put or a sync that landed meanwhile holds newer text.
-  std::optional<Hit> accept(EntryId id, std::optional<std::string_view> exact_query, const std::string& ns,
-                            double similarity, Timestamp t, std::optional<MissReason>& reason,
-                            const std::shared_ptr<const detail::Payload>& loaded = nullptr) {
+  std::optional<Hit> accept(EntryId id, std::string_view query, std::optional<std::string_view> exact_query,
+                            const std::string& ns, double similarity, Timestamp t, std::optional<MissReason>& reason,
+                            std::string& guard_reason, const std::shared_ptr<const detail::Payload>& loaded = nullptr) {
     const Layer layer = exact_query ? Layer::kExact : Layer::kSemantic;
     std::shared_ptr<const detail::Payload> payload;
     std::int64_t created_ms = 0;
@@ -617,6 +625,16 @@ class SemanticCache {
       state_.cache_payload(id, generation, payload);
     }
     if (exact_query && payload->normalized != *exact_query) return std::nullopt;  // a hash collision
+    if (layer == Layer::kSemantic && options_.guard) {
+      GuardVerdict verdict = options_.guard(query, payload->query);
+      if (!verdict.accept) {
+        if (!reason) {
+          reason = MissReason::kGuarded;
+          guard_reason = verdict.reason.empty() ? std::string("guard") : std::move(verdict.reason);
+        }
+        return std::nullopt;
+      }
+    }
     if (layer == Layer::kSemantic && options_.validator && !options_.validator(payload->response)) {
       if (!reason) reason = MissReason::kRejected;
       return std::nullopt;
@@ -663,16 +681,22 @@ class SemanticCache {
     return hit;
   }
 
-  std::optional<Hit> miss(const std::string& ns, MissReason reason, Clock::time_point started) {
+  // `guard_reason`: the guard's reason, for MissReason::kGuarded.
+  std::optional<Hit> miss(const std::string& ns, MissReason reason, Clock::time_point started,
+                          std::string_view guard_reason = {}) {
     const auto r = static_cast<std::size_t>(reason);
+    const bool guarded = reason == MissReason::kGuarded;
     total_.misses[r].fetch_add(1, std::memory_order_relaxed);
+    if (guarded) total_.guarded.add(guard_reason);
     {
       std::shared_lock lock(state_mu_);
-      if (detail::NamespaceState* space = state_.find_namespace(ns))
+      if (detail::NamespaceState* space = state_.find_namespace(ns)) {
         space->counters.misses[r].fetch_add(1, std::memory_order_relaxed);
+        if (guarded) space->counters.guarded.add(guard_reason);
+      }
     }
     get_latency_.record(Clock::now() - started);
-    emit("miss", EventAttrs{.ns = ns, .reason = reason, .latency = elapsed_ms(started)});
+    emit("miss", EventAttrs{.ns = ns, .reason = reason, .latency = elapsed_ms(started), .detail = guard_reason});
     return std::nullopt;
   }
 
@@ -923,7 +947,19 @@ class SemanticCache {
     s.expirations = c.expirations.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < kMissReasonCount; ++i)
       s.misses_by_reason[i] = c.misses[i].load(std::memory_order_relaxed);
+    s.guarded_by_reason = c.guarded.snapshot();
     return s;
+  }
+
+  static double resolve_threshold(const CacheOptions& options, const E& embedder) {
+    if (options.similarity_threshold) return *options.similarity_threshold;
+    if constexpr (RecommendsThreshold<E>) {
+      const auto recommended = static_cast<double>(embedder.recommended_threshold());
+      detail::validate_threshold(recommended);
+      return recommended;
+    } else {
+      return kDefaultSimilarityThreshold;
+    }
   }
 
   std::string index_description() const {
@@ -939,6 +975,7 @@ class SemanticCache {
   E embedder_;
   CacheOptions options_;
   std::size_t dim_;
+  double threshold_;  // similarity_threshold(), resolved once
 
   // Lock order: state_mu_ before store_mu_; never take state_mu_ while holding store_mu_.
   mutable detail::WriterPreferringMutex state_mu_;

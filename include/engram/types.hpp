@@ -128,8 +128,9 @@ enum class MissReason {
   kLowConfidence,   // confidence under min_confidence
   kBypass,          // GetOptions::bypass
   kError,           // store or embedder failure (fail-open)
+  kGuarded,         // the guard refused every candidate above the threshold
 };
-inline constexpr std::size_t kMissReasonCount = 7;
+inline constexpr std::size_t kMissReasonCount = 8;
 const char* to_string(MissReason reason) noexcept;
 const char* to_string(Layer layer) noexcept;
 
@@ -143,6 +144,9 @@ struct NamespaceStats {
   std::size_t entries = 0;
   std::uint64_t hits_exact = 0, hits_semantic = 0, puts = 0, evictions = 0, expirations = 0;
   std::array<std::uint64_t, kMissReasonCount> misses_by_reason{};
+  // kGuarded misses by the reason of the guard's first rejection in that get ("negation",
+  // "number", ...); the counts add up to misses(MissReason::kGuarded).
+  std::map<std::string, std::uint64_t, std::less<>> guarded_by_reason{};
   std::size_t index_memory_bytes = 0;
   std::uint64_t misses() const {
     std::uint64_t n = 0;

@@ -564,7 +564,7 @@ TEST(ConcurrencyChecker, ThreadsAndProcessesOnlyEverSeeCurrentValues) {
   // The checker relies on no key being a semantic hit for another.
   {
     HashingEmbedder embedder;
-    const double threshold = CacheOptions{}.similarity_threshold;
+    const double threshold = kDefaultSimilarityThreshold;
     std::vector<std::vector<float>> vectors;
     for (const std::string& q : queries()) {
       std::vector<float> v = embedder.embed(q);

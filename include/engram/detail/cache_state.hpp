@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -56,9 +58,30 @@ struct Payload {
   }
 };
 
+// kGuarded misses per guard reason. Guard rejections are rare next to hits and misses, so a
+// mutex-guarded map is enough.
+class GuardCounts {
+ public:
+  void add(std::string_view reason) {
+    std::lock_guard lock(mu_);
+    auto it = counts_.find(reason);
+    if (it == counts_.end()) it = counts_.emplace(std::string(reason), 0).first;
+    ++it->second;
+  }
+  std::map<std::string, std::uint64_t, std::less<>> snapshot() const {
+    std::lock_guard lock(mu_);
+    return counts_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::uint64_t, std::less<>> counts_;
+};
+
 struct NamespaceCounters {
   std::atomic<std::uint64_t> hits_exact{0}, hits_semantic{0}, puts{0}, evictions{0}, expirations{0};
   std::array<std::atomic<std::uint64_t>, kMissReasonCount> misses{};
+  GuardCounts guarded;
 };
 
 struct NamespaceState {
