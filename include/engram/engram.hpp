@@ -1,6 +1,6 @@
 #pragma once
 // The umbrella header: the cache, its options and types, the Store and Embedder concepts, the
-// built-in HashingEmbedder and CachingEmbedder. Stores and the other embedders have their own
+// built-in HashingEmbedder, CachingEmbedder and AnyEmbedder. Stores and the other embedders have their own
 // headers and targets:
 //   <engram/stores/dict_store.hpp>         engram::dict
 //   <engram/stores/sqlite_store.hpp>       engram::sqlite
@@ -8,6 +8,7 @@
 //   <engram/embedders/http_embedder.hpp>   engram::http
 
 #include "engram/embedder.hpp"
+#include "engram/embedders/any_embedder.hpp"
 #include "engram/embedders/caching_embedder.hpp"
 #include "engram/embedders/hashing_embedder.hpp"
 #include "engram/errors.hpp"
