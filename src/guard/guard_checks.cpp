@@ -207,6 +207,16 @@ bool stem_in(const Analysis& x, std::uint32_t begin, std::uint32_t end, std::str
   return false;
 }
 
+// True when a connector of `x` of this kind has `first` on its left and `second` on its right.
+bool has_order(const Analysis& x, std::string_view first, std::string_view second, ConnectorKind kind) {
+  for (const Connector& c : x.connectors) {
+    if (c.kind == kind && stem_in(x, c.left_begin, c.at, first) && stem_in(x, c.at + 1, c.right_end, second)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool has_token(const Analysis& x, std::string_view word) {
   for (std::size_t i = 0; i < x.tok.tokens.size(); ++i) {
     if (x.tok.word(i) == word) return true;
@@ -337,23 +347,21 @@ bool entities_match(const Analysis& a, const Analysis& b) {
 }
 
 bool direction_matches(const Analysis& a, const Analysis& b) {
+  // Rejects when a puts u before v across a connector (and never v before u), and b puts v
+  // before u (and never u before v); comparing orders, not positions, keeps a text that repeats
+  // its words ("x to y to x") consistent with itself.
   for (const Connector& ca : a.connectors) {
     for (const Connector& cb : b.connectors) {
       if (ca.kind != cb.kind) continue;
-      bool forward = false;  // a word left in a, right in b
-      for (std::uint32_t i = ca.left_begin; i < ca.at && !forward; ++i) {
+      for (std::uint32_t i = ca.left_begin; i < ca.at; ++i) {
         if (!is_content(a, i)) continue;
-        const std::string_view s = a.tok.stem(i);
-        forward = stem_in(b, cb.at + 1, cb.right_end, s) && !stem_in(a, ca.at + 1, ca.right_end, s) &&
-                  !stem_in(b, cb.left_begin, cb.at, s);
-      }
-      if (!forward) continue;
-      for (std::uint32_t i = ca.at + 1; i < ca.right_end; ++i) {
-        if (!is_content(a, i)) continue;
-        const std::string_view s = a.tok.stem(i);
-        if (stem_in(b, cb.left_begin, cb.at, s) && !stem_in(a, ca.left_begin, ca.at, s) &&
-            !stem_in(b, cb.at + 1, cb.right_end, s)) {
-          return false;
+        const std::string_view u = a.tok.stem(i);
+        if (!stem_in(b, cb.at + 1, cb.right_end, u)) continue;
+        for (std::uint32_t j = ca.at + 1; j < ca.right_end; ++j) {
+          if (!is_content(a, j)) continue;
+          const std::string_view v = a.tok.stem(j);
+          if (!stem_in(b, cb.left_begin, cb.at, v)) continue;
+          if (!has_order(a, v, u, ca.kind) && !has_order(b, u, v, ca.kind)) return false;
         }
       }
     }

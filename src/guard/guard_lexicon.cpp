@@ -3,6 +3,7 @@
 #include "guard_lexicon.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "engram/errors.hpp"
 #include "engram/normalize.hpp"
@@ -141,9 +142,17 @@ void fold_into(std::string_view text, std::string& out) {
   }
   normalize_query_into(text, out, NormalizeOptions{.nfkc = true});
   // The typographic apostrophe is the ASCII one for matching (don’t == don't).
-  for (std::size_t pos = out.find("\u2019"); pos != std::string::npos; pos = out.find("\u2019", pos)) {
-    out.replace(pos, 3, "'");
+  if (out.find("\u2019") == std::string::npos) return;
+  std::size_t write = 0;
+  for (std::size_t read = 0; read < out.size(); ++write) {
+    if (out.compare(read, 3, "\u2019") == 0) {
+      out[write] = '\'';
+      read += 3;
+    } else {
+      out[write] = out[read++];
+    }
   }
+  out.resize(write);
 }
 
 void append_stem(std::string_view word, std::string& out) {
@@ -156,15 +165,18 @@ void append_stem(std::string_view word, std::string& out) {
   if (w.size() > 4 && ends_with(w, "ies")) {
     w.remove_suffix(3);
     ies = true;
-  } else if (w.size() > 5 && ends_with(w, "ing")) {
-    w.remove_suffix(3);
-  } else if (w.size() > 4 && ends_with(w, "ed")) {
-    w.remove_suffix(2);
-  } else if (w.size() > 4 && ends_with(w, "es") &&
-             (w[w.size() - 3] == 's' || w[w.size() - 3] == 'x' || w[w.size() - 3] == 'z' || w[w.size() - 3] == 'h')) {
-    w.remove_suffix(2);
-  } else if (w.size() > 3 && w.back() == 's' && !ends_with(w, "ss") && !ends_with(w, "us") && !ends_with(w, "is")) {
-    w.remove_suffix(1);
+  } else {
+    const char before_es = w.size() > 4 ? w[w.size() - 3] : '\0';
+    std::size_t strip = 0;
+    if (w.size() > 5 && ends_with(w, "ing")) {
+      strip = 3;
+    } else if (w.size() > 4 && (ends_with(w, "ed") || (ends_with(w, "es") && (before_es == 's' || before_es == 'x' ||
+                                                                              before_es == 'z' || before_es == 'h')))) {
+      strip = 2;
+    } else if (w.back() == 's' && !ends_with(w, "ss") && !ends_with(w, "us") && !ends_with(w, "is")) {
+      strip = 1;
+    }
+    w.remove_suffix(strip);
   }
   if (!ies && w.size() > 4 && w.back() == 'e') w.remove_suffix(1);
   if (!ies && w.size() > 4 && w.back() == w[w.size() - 2] && !is_vowel(w.back())) w.remove_suffix(1);
@@ -172,11 +184,12 @@ void append_stem(std::string_view word, std::string& out) {
   if (ies) out.push_back('y');
 }
 
-std::shared_ptr<const Lexicon> build_lexicon(const LexicalGuardOptions& options) {
+std::shared_ptr<const Lexicon> build_lexicon(LexicalGuardOptions options) {
   auto lex = std::make_shared<Lexicon>();
-  lex->options = options;
+  lex->options = std::move(options);
+  const LexicalGuardOptions& opts = lex->options;
   Builder builder(*lex);
-  for (const std::string& code : options.languages) {
+  for (const std::string& code : opts.languages) {
     const LanguageLists* lists = language_lists(code);
     if (lists == nullptr) {
       throw InvalidArgument("LexicalGuard: unknown language \"" + code +
@@ -184,12 +197,12 @@ std::shared_ptr<const Lexicon> build_lexicon(const LexicalGuardOptions& options)
     }
     builder.add_language(*lists);
   }
-  for (const auto& [a, b] : options.extra_antonyms) {
+  for (const auto& [a, b] : opts.extra_antonyms) {
     check_extra("antonym", a);
     check_extra("antonym", b);
     builder.add_pair(a, b);
   }
-  for (const std::string& cue : options.extra_negation_cues) {
+  for (const std::string& cue : opts.extra_negation_cues) {
     check_extra("negation cue", cue);
     builder.word(cue).flags |= kNegationCue;
   }

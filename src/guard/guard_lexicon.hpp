@@ -61,7 +61,7 @@ struct Lexicon {
 
 // Builds the lexicon for `options`. Throws InvalidArgument for an unknown language code, or an
 // extra antonym or negation cue that is empty, not UTF-8, or (antonyms) more than two words.
-std::shared_ptr<const Lexicon> build_lexicon(const LexicalGuardOptions& options);
+std::shared_ptr<const Lexicon> build_lexicon(LexicalGuardOptions options);
 
 // Case folding + NFKC of a word list entry or token (ASCII: lower case).
 void fold_into(std::string_view text, std::string& out);

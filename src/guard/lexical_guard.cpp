@@ -2,6 +2,8 @@
 // cheapest first, on per-thread scratch analyses; never throws.
 #include "engram/lexical_guard.hpp"
 
+#include <utility>
+
 #include "engram/normalize.hpp"
 #include "guard_checks.hpp"
 #include "guard_lexicon.hpp"
@@ -35,7 +37,7 @@ struct Scratch {
 }  // namespace
 
 LexicalGuard::LexicalGuard(LexicalGuardOptions options)
-    : lexicon_(is_default(options) ? default_lexicon() : guard_detail::build_lexicon(options)) {}
+    : lexicon_(is_default(options) ? default_lexicon() : guard_detail::build_lexicon(std::move(options))) {}
 
 const LexicalGuardOptions& LexicalGuard::options() const noexcept { return lexicon_->options; }
 

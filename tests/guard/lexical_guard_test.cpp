@@ -255,7 +255,7 @@ TEST(LexicalGuard, InvalidUtf8NeverThrows) {
 TEST(LexicalGuard, CopiesShareAndStayUsable) {
   const LexicalGuard guard;
   LexicalGuard moved = guard;
-  const LexicalGuard target = std::move(moved);
+  const LexicalGuard target = std::move(moved);  // NOLINT(performance-move-const-arg): a copy, on purpose
   EXPECT_FALSE(target("enable x", "disable x").accept);
   EXPECT_FALSE(moved("enable x", "disable x").accept);  // NOLINT(bugprone-use-after-move): copy semantics
   const engram::Guard as_function = guard;
