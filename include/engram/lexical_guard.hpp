@@ -90,4 +90,9 @@ class LexicalGuard {
   std::shared_ptr<const guard_detail::Lexicon> lexicon_;  // word lists and options, immutable
 };
 
+// The guard CacheOptions uses by default: a LexicalGuard with default options (its word lists
+// are built once per process). A function rather than `= LexicalGuard{}` in CacheOptions,
+// which g++ 12 fails to compile in some aggregate initializations (an internal compiler error).
+Guard default_guard();
+
 }  // namespace engram

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engram/guard.hpp"
+#include "engram/lexical_guard.hpp"
 #include "engram/types.hpp"
 
 namespace engram {
@@ -76,8 +77,11 @@ struct CacheOptions {
   std::size_t eviction_batch = 1;  // at least this many victims per eviction
   NormalizeOptions normalize{};
   // Checked on every semantic candidate above the threshold, before the validator; a
-  // rejection is MissReason::kGuarded, counted per GuardVerdict::reason. Empty: no guard.
-  Guard guard{};
+  // rejection is MissReason::kGuarded, counted per GuardVerdict::reason. The default,
+  // LexicalGuard, refuses opposite or different questions that embed close together
+  // (negation, antonyms, numbers, entities, direction; docs/answer-quality.md). An empty
+  // function disables guarding.
+  Guard guard = default_guard();
   std::function<bool(std::string_view response)> validator{};
   std::function<double(double similarity, Millis age, std::string_view metadata)> confidence_fn{};
   double min_confidence = 0.0;

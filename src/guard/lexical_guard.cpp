@@ -67,4 +67,9 @@ GuardVerdict LexicalGuard::operator()(std::string_view query, std::string_view m
   }
 }
 
+Guard default_guard() {
+  static const LexicalGuard guard;
+  return guard;
+}
+
 }  // namespace engram
