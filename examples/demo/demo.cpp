@@ -43,7 +43,7 @@ struct Args {
   std::filesystem::path model_dir;
   std::filesystem::path db;
   int llm_ms = 400;
-  std::optional<double> threshold;  // default: the embedder's (see default_threshold)
+  std::optional<double> threshold;  // default: the embedder's recommended threshold
 };
 
 [[noreturn]] void usage(const char* argv0, const std::string& problem) {
@@ -152,11 +152,14 @@ struct Tally {
 };
 
 template <class Embedder>
-int run(Embedder embedder, const std::string& label, double threshold, const std::filesystem::path& db, int llm_ms) {
+int run(Embedder embedder, const std::string& label, std::optional<double> threshold, const std::filesystem::path& db,
+        int llm_ms) {
+  // Default options but the threshold: the embedder's recommendation unless --threshold, and
+  // the default LexicalGuard, which refuses look-alikes with another meaning.
   engram::SemanticCache cache(engram::SqliteStore(db), std::move(embedder),
                               engram::CacheOptions{.similarity_threshold = threshold});
-  std::printf("engram demo: SqliteStore at %s\n  embedder %s, threshold %.2f, LLM %d ms per call\n\n", db.c_str(),
-              label.c_str(), threshold, llm_ms);
+  std::printf("engram demo: SqliteStore at %s\n  embedder %s, threshold %.2f%s, LLM %d ms per call\n\n", db.c_str(),
+              label.c_str(), cache.similarity_threshold(), threshold ? "" : " (the embedder's recommendation)", llm_ms);
   std::printf("%-3s %-52s %-9s %-7s %10s  %s\n", "#", "query", "layer", "sim", "latency", "verdict");
 
   Tally t;
@@ -202,6 +205,12 @@ int run(Embedder embedder, const std::string& label, double threshold, const std
               100.0 * (t.exact + t.semantic) / n, t.total_ms, without_cache_ms, without_cache_ms - t.total_ms,
               without_cache_ms / t.total_ms);
   const engram::Stats stats = cache.stats();
+  std::string refused;
+  for (const auto& [reason, count] : stats.total.guarded_by_reason)
+    refused += (refused.empty() ? "" : ", ") + reason + " " + std::to_string(count);
+  std::printf("the guard refused %llu look-alike candidates above the threshold (%s)\n",
+              static_cast<unsigned long long>(stats.total.misses(engram::MissReason::kGuarded)),
+              refused.empty() ? "none" : refused.c_str());
   std::printf("get() latency p50 %.1f us, p99 %.1f us (misses included, embedding too); entries stored: %zu\n",
               stats.get_latency.p50_us, stats.get_latency.p99_us, stats.total.entries);
   cache.close();
@@ -241,10 +250,8 @@ int main(int argc, char** argv) {
             e.what());
         use_hashing = true;
       }
-      // 0.75 for MiniLM: its paraphrases of one question score ~0.8-0.95, unrelated questions < 0.4.
       if (minilm)
-        status = run(std::move(*minilm), "BertEmbedder all-MiniLM-L6-v2 (d=384)", args.threshold.value_or(0.75), db,
-                     args.llm_ms);
+        status = run(std::move(*minilm), "BertEmbedder all-MiniLM-L6-v2 (d=384)", args.threshold, db, args.llm_ms);
     }
 #else
     if (!use_hashing) {
@@ -252,7 +259,7 @@ int main(int argc, char** argv) {
       use_hashing = true;
     }
 #endif
-    // 0.70 for HashingEmbedder: its paraphrases score ~0.75-0.8, unrelated < 0.45.
+    // 0.70 for HashingEmbedder unless --threshold: its paraphrases score ~0.75-0.8, unrelated < 0.45.
     if (use_hashing)
       status = run(engram::HashingEmbedder{}, "HashingEmbedder (d=384, lexical)", args.threshold.value_or(0.70), db,
                    args.llm_ms);
