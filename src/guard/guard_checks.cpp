@@ -336,17 +336,73 @@ bool antonyms_match(const Analysis& a, const Analysis& b) {
   });
 }
 
+namespace {
+
+// An entity's form for matching: its stem without a possessive ending, so that "Sundays",
+// "Sunday" and "Australia's" / "Australia" match.
+std::string_view entity_form(std::string_view stem) {
+  for (const std::string_view ending :
+       {std::string_view("'s"), std::string_view("\u2019s"), std::string_view("'"), std::string_view("\u2019")}) {
+    if (stem.size() > ending.size() && stem.ends_with(ending)) return stem.substr(0, stem.size() - ending.size());
+  }
+  return stem;
+}
+
+bool has_entity(const Analysis& x, std::string_view entity_stem) {
+  const std::string_view wanted = entity_form(entity_stem);
+  for (std::size_t i = 0; i < x.tok.tokens.size(); ++i) {
+    if (entity_form(x.tok.stem(i)) == wanted) return true;
+  }
+  return false;
+}
+
+// Words that relate two things symmetrically: "X and Y", "X vs Y", "between X and Y".
+bool is_symmetric_word(std::string_view word) {
+  static constexpr std::array<std::string_view, 19> kWords = {
+      "and", "or", "vs", "versus", "with", "between", "&", "und", "oder", "zwischen",
+      "mit", "et", "ou", "entre",  "avec", "y",       "o", "e",   "con"};
+  return std::find(kWords.begin(), kWords.end(), word) != kWords.end();
+}
+
+// "did the lakers beat the celtics" / "did the celtics beat the lakers": the same words, with
+// two content words trading places across at least one word that is not symmetric.
+bool roles_swapped(const Analysis& a, const Analysis& b) {
+  const std::size_t n = a.tok.tokens.size();
+  if (n != b.tok.tokens.size()) return false;
+  std::size_t first = n, second = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a.tok.stem(i) == b.tok.stem(i)) continue;
+    if (first == n) {
+      first = i;
+    } else if (second == n) {
+      second = i;
+    } else {
+      return false;  // more than a swap of two words
+    }
+  }
+  if (second == n || second - first < 2) return false;  // no swap, or adjacent words ("python list")
+  if (a.tok.stem(first) != b.tok.stem(second) || a.tok.stem(second) != b.tok.stem(first)) return false;
+  if (!is_content(a, first) || !is_content(a, second)) return false;
+  for (std::size_t k = first + 1; k < second; ++k) {
+    if (is_symmetric_word(a.tok.word(k))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool entities_match(const Analysis& a, const Analysis& b) {
   for (const std::uint32_t e : a.entities) {
-    if (!has_token(b, a.tok.word(e))) return false;
+    if (!has_entity(b, a.tok.stem(e))) return false;
   }
   for (const std::uint32_t e : b.entities) {
-    if (!has_token(a, b.tok.word(e))) return false;
+    if (!has_entity(a, b.tok.stem(e))) return false;
   }
   return true;
 }
 
 bool direction_matches(const Analysis& a, const Analysis& b) {
+  if (roles_swapped(a, b)) return false;
   // Rejects when a puts u before v across a connector (and never v before u), and b puts v
   // before u (and never u before v); comparing orders, not positions, keeps a text that repeats
   // its words ("x to y to x") consistent with itself.

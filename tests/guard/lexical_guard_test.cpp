@@ -151,6 +151,16 @@ const std::vector<Case>& cases() {
       {"vol de paris à londres", "vol de londres à paris", "direction"},
       {"convertir de dólares a euros", "convertir de euros a dólares", "direction"},
       {"es el café más caro que el té", "es el té más caro que el café", "direction"},
+      // Role swaps across a verb; symmetric words between the two never reject.
+      {"Did the Lakers beat the Celtics?", "Did the Celtics beat the Lakers?", "direction"},
+      {"does the dog chase the cat", "does the cat chase the dog", "direction"},
+      {"difference between tcp and udp", "difference between udp and tcp", ""},
+      {"python vs java for beginners", "java vs python for beginners", ""},
+      {"Unterschied zwischen Kaffee und Tee", "Unterschied zwischen Tee und Kaffee", ""},
+      // Entities match through plural and possessive endings.
+      {"Is the museum open on Mondays?", "Can I visit the museum on a Monday?", ""},
+      {"What is the capital of Australia?", "Australia's capital city?", ""},
+      {"How to lose weight fast", "How to gain weight fast", "antonym"},
   };
   return all;
 }
