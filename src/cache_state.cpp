@@ -103,6 +103,22 @@ void CacheState::upsert_many(std::string_view ns_name, std::span<const RowKey> r
   ns.index.add_batch(ids, vectors);
 }
 
+bool CacheState::restore_namespace(std::string_view ns_name, const IndexImageView& index,
+                                   std::shared_ptr<const void> backing, const std::byte* slot_records, std::size_t used,
+                                   std::span<const std::uint32_t> table, std::span<const std::uint32_t> free_list) {
+  NamespaceState& ns = namespace_for(ns_name);
+  if (ns.exact.size() != 0) return false;
+  if (!ns.exact.assign(slot_records, used, table, free_list, &last_generation_)) return false;
+  if (!ns.index.restore(index, std::move(backing)) || ns.index.size() != ns.exact.size()) return false;
+  bool ok = true;
+  ns.exact.for_each([&](Slot& slot) {
+    // The same ids in both layers, each once.
+    if (!ok) return;
+    if (!ns.index.contains(slot.id) || !ids_.try_emplace(slot.id, EntryRef{&ns, &slot}).second) ok = false;
+  });
+  return ok;
+}
+
 bool CacheState::cache_payload(EntryId id, std::uint32_t generation, std::shared_ptr<const Payload> payload) {
   if (payload_budget_ == 0 || generation == 0 || this->generation(id) != generation) return false;
   const std::size_t bytes = payload->bytes();

@@ -58,7 +58,17 @@ class HnswLayout {
   void compact();
   void set_ef_search(std::size_t ef);
 
+  // ---- persistence (the sidecar) ----
+  // Appends the layout (labels, free labels, and the hnswlib graph in saveIndex's layout) to
+  // `out`.
+  void serialize(std::vector<std::byte>& out) const;
+  // A layout read back from serialize()'s bytes, without rebuilding the graph (the bytes are
+  // copied: hnswlib owns its memory). nullptr when the bytes are not a layout for this codec
+  // and M (every count, offset and size is checked before anything is read).
+  static std::unique_ptr<HnswLayout> load(const Codec& codec, const HnswParams& params, std::span<const std::byte> in);
+
  private:
+  HnswLayout() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

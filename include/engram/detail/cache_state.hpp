@@ -152,6 +152,17 @@ class CacheState {
   bool remove(EntryId id);
   void clear();
 
+  // ---- the sidecar ----
+  // Makes room in the id map for n entries (before restoring namespaces).
+  void reserve_ids(std::size_t n) { ids_.reserve(n); }
+  // Restores namespace `ns` (which must not hold entries yet) from a sidecar: the index from
+  // `index` (flat rows read in place, kept alive by `backing`), the exact map from its slot
+  // records, probe table and free list. Returns false when the pieces are inconsistent (the
+  // caller then clears everything and rebuilds from the store).
+  bool restore_namespace(std::string_view ns, const IndexImageView& index, std::shared_ptr<const void> backing,
+                         const std::byte* slot_records, std::size_t used, std::span<const std::uint32_t> table,
+                         std::span<const std::uint32_t> free_list);
+
   std::size_t entries() const { return ids_.size(); }
   std::size_t response_cache_bytes() const { return payload_bytes_; }
   std::vector<NamespaceState*> namespaces() const;
