@@ -16,6 +16,7 @@
 //
 // Thread safety: const members may run concurrently; upsert/remove/clear need exclusivity.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -53,6 +54,16 @@ class FlatLayout {
   template <class F>
   void for_each(F&& f) const {
     for (std::size_t r = 0; r < size_; ++r) f(id_at(r), row_at(r));
+  }
+
+  // Visits every id in row order (reads only the id arrays).
+  template <class F>
+  void for_each_id(F&& f) const {
+    for (std::size_t c = 0; c < chunks_.size(); ++c) {
+      const std::size_t begin = c << chunk_shift_;
+      const std::size_t end = std::min(size_, begin + chunk_rows());
+      for (std::size_t r = begin; r < end; ++r) f(chunks_[c].ids[r - begin]);
+    }
   }
 
   std::size_t memory_bytes() const noexcept;

@@ -285,6 +285,11 @@ void HnswLayout::for_each(const std::function<void(EntryId, const std::byte*)>& 
     if (const EntryId id = m.id_of_label[label]; id != 0) f(id, m.row_of_label(label));
 }
 
+void HnswLayout::for_each_id(const std::function<void(EntryId)>& f) const {
+  for (const EntryId id : impl_->id_of_label)
+    if (id != 0) f(id);
+}
+
 std::size_t HnswLayout::memory_bytes() const noexcept {
   const Impl& m = *impl_;
   const auto& g = *m.graph;

@@ -50,6 +50,7 @@ class HnswLayout {
 
   std::vector<Scored> search(std::span<const float> query, std::size_t k) const;
   void for_each(const std::function<void(EntryId, const std::byte*)>& f) const;
+  void for_each_id(const std::function<void(EntryId)>& f) const;
 
   std::size_t memory_bytes() const noexcept;
   std::size_t capacity() const noexcept;

@@ -367,6 +367,14 @@ bool VectorIndex::restore(const IndexImageView& view, std::shared_ptr<const void
   return true;
 }
 
+std::uint64_t VectorIndex::id_digest() const {
+  const Impl& m = *impl_;
+  std::uint64_t digest = 0;
+  if (m.hnsw) m.hnsw->for_each_id([&](EntryId id) { digest += mix_id(id); });
+  else m.flat->for_each_id([&](EntryId id) { digest += mix_id(id); });
+  return digest;
+}
+
 std::size_t VectorIndex::row_bytes() const { return impl_->codec.row_bytes(); }
 
 std::size_t VectorIndex::borrowed_chunks() const { return impl_->flat ? impl_->flat->borrowed_chunks() : 0; }

@@ -87,6 +87,14 @@ struct Candidate {
   float score = 0;  // inner product with the query; higher is more similar
 };
 
+// splitmix64's finalizer: spreads ids for digests and hash tables.
+inline std::uint64_t mix_id(EntryId id) noexcept {
+  auto x = static_cast<std::uint64_t>(id);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 class VectorIndex {
  public:
   explicit VectorIndex(const IndexConfig& config, const IndexTuning& tuning = {});
@@ -141,6 +149,8 @@ class VectorIndex {
   // kFlat, flat for kHnsw). Exclusive.
   bool restore(const IndexImageView& view, std::shared_ptr<const void> backing);
   std::size_t row_bytes() const;
+  // The sum of mix_id(id) over every id held: an order-free digest of the id set.
+  std::uint64_t id_digest() const;
   // Flat chunks still read in place from a restored view (0 for HNSW).
   std::size_t borrowed_chunks() const;
 
