@@ -17,10 +17,10 @@
 // --pss (before the benchmark flags) measures the proportional set size of 1 and of 4 reader
 // processes on one 100k x 384 cache instead (see run_pss below).
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -67,7 +67,7 @@ std::string query_text(std::size_t i) { return "query " + std::to_string(i); }
 
 std::filesystem::path scratch_dir() {
   static const std::filesystem::path dir = [] {
-    const char* base = std::getenv("ENGRAM_BENCH_DIR");
+    const char* base = std::getenv("ENGRAM_BENCH_DIR");  // NOLINT(concurrency-mt-unsafe): before any thread
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/engram-sidecar-bench-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     return std::filesystem::path(pattern);
@@ -269,8 +269,9 @@ int run_pss() {
   bool loaded1 = false, loaded4 = false;
   const long one = readers_pss(file, 1, loaded1);
   const long four = readers_pss(file, 4, loaded4);
-  std::cout << "PSS of 1 reader: " << one / 1024.0 << " MiB (sidecar loaded: " << loaded1 << ")\n"
-            << "PSS of 4 readers together: " << four / 1024.0 << " MiB (sidecar loaded: " << loaded4 << ")\n"
+  std::cout << "PSS of 1 reader: " << static_cast<double>(one) / 1024.0 << " MiB (sidecar loaded: " << loaded1 << ")\n"
+            << "PSS of 4 readers together: " << static_cast<double>(four) / 1024.0
+            << " MiB (sidecar loaded: " << loaded4 << ")\n"
             << "ratio 4 readers / 1 reader: " << static_cast<double>(four) / static_cast<double>(one) << "\n"
             << "N = " << n << ", d = " << kDim << ", flat-f32\n";
   std::error_code ec;
@@ -297,7 +298,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("S3/open_sidecar_100k_behind_1000", open_behind, std::size_t{100000}, std::size_t{1000})
       ->Iterations(7)
       ->Unit(benchmark::kMillisecond);
-  if (std::getenv("ENGRAM_BENCH_SKIP_1M") == nullptr) {
+  if (std::getenv("ENGRAM_BENCH_SKIP_1M") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
     benchmark::RegisterBenchmark("S4/open_sidecar_1M_int8", open_bench, std::size_t{1000000}, IndexKind::kFlat,
                                  ElementType::kInt8, true)
         ->Iterations(5)
@@ -307,7 +308,7 @@ int main(int argc, char** argv) {
         ->Iterations(1)
         ->Unit(benchmark::kMillisecond);
   }
-  const char* hnsw_n = std::getenv("ENGRAM_BENCH_HNSW_N");
+  const char* hnsw_n = std::getenv("ENGRAM_BENCH_HNSW_N");  // NOLINT(concurrency-mt-unsafe)
   const std::size_t n_hnsw = hnsw_n ? std::strtoull(hnsw_n, nullptr, 10) : 100000;
   benchmark::RegisterBenchmark("S5/open_sidecar_hnsw", open_bench, n_hnsw, IndexKind::kHnsw, ElementType::kInt8, true)
       ->Iterations(3)

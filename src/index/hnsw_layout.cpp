@@ -462,7 +462,7 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   g->data_level0_memory_ = static_cast<char*>(std::malloc(capacity * size_data));
   g->linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
   g->element_levels_.assign(capacity, 0);
-  g->visited_list_pool_ = new hnswlib::VisitedListPool(1, capacity);
+  g->visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
   if (g->data_level0_memory_ == nullptr || g->linkLists_ == nullptr) throw std::bad_alloc();
   std::memcpy(g->data_level0_memory_, level0, count * size_data);
   std::vector<std::mutex>(capacity).swap(g->link_list_locks_);

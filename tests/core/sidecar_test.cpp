@@ -4,10 +4,10 @@
 // killed mid-write, concurrent writers, a store restored under it) — the sidecar can be stale
 // but never wrong.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <random>
 #include <set>
@@ -119,7 +119,7 @@ class Sidecar : public ::testing::Test {
   // Opens with the sidecar, checks that it answers like `want` and returns its stats.
   Stats open_and_compare(const std::vector<Answer>& want, SqliteOptions so = {}) {
     auto cache = open(options(), so);
-    const Stats stats = cache->stats();
+    Stats stats = cache->stats();
     EXPECT_LE(stats.sidecar_loads + stats.sidecar_discards, 1u);
     const auto got = answers(*cache);
     EXPECT_EQ(got.size(), want.size());
@@ -130,7 +130,7 @@ class Sidecar : public ::testing::Test {
   }
 
   // A filled store with a current sidecar.
-  void prepare(std::size_t n = 300, CacheOptions o = {}) {
+  void prepare(std::size_t n = 300, const CacheOptions& o = {}) {
     CacheOptions fill_options = options(kT0);
     fill_options.index = o.index;
     fill_options.vectors = o.vectors;
