@@ -10,14 +10,11 @@ NamespaceState* CacheState::find_namespace(std::string_view ns) const {
   return it == namespaces_.end() ? nullptr : it->second.get();
 }
 
-const CacheState::EntryRef* CacheState::find_id(EntryId id) const {
-  auto it = ids_.find(id);
-  return it == ids_.end() ? nullptr : &it->second;
-}
+const CacheState::EntryRef* CacheState::find_id(EntryId id) const { return ids_.find(id); }
 
 std::uint32_t CacheState::generation(EntryId id) const {
-  auto it = ids_.find(id);
-  return it == ids_.end() ? 0 : it->second.slot->generation;
+  const EntryRef* ref = ids_.find(id);
+  return ref == nullptr ? 0 : ref->slot->generation;
 }
 
 const CacheState::CachedPayload* CacheState::use_payload(EntryId id) const {
@@ -51,11 +48,11 @@ std::vector<Touch> CacheState::take_touches() {
   std::vector<Touch> touches;
   if (pending_touches_.load(std::memory_order_relaxed) == 0) return touches;
   touches.reserve(pending_touches_.load(std::memory_order_relaxed));
-  for (auto& [id, ref] : ids_) {
+  ids_.for_each([&](EntryId id, const EntryRef& ref) {
     const std::uint32_t hits = ref.slot->pending_hits.exchange(0, std::memory_order_relaxed);
-    if (hits == 0) continue;
+    if (hits == 0) return;
     touches.push_back({id, Timestamp(Millis(ref.slot->last_access_ms.load(std::memory_order_relaxed))), hits});
-  }
+  });
   pending_touches_.fetch_sub(touches.size(), std::memory_order_relaxed);
   return touches;
 }
@@ -68,8 +65,8 @@ NamespaceState& CacheState::namespace_for(std::string_view ns) {
 }
 
 void CacheState::place(NamespaceState& ns, const RowKey& row) {
-  if (auto existing = ids_.find(row.id);
-      existing != ids_.end() && (existing->second.ns != &ns || existing->second.slot->hash != row.hash)) {
+  if (const EntryRef* existing = ids_.find(row.id);
+      existing != nullptr && (existing->ns != &ns || existing->slot->hash != row.hash)) {
     remove(row.id);  // the id moved to another key (only a replaced store does this)
   }
   if (const Slot* same_key = ns.exact.find(row.hash); same_key && same_key->id != row.id) {
@@ -81,7 +78,7 @@ void CacheState::place(NamespaceState& ns, const RowKey& row) {
   slot.expires_ms = expiry_ms(row.created_at, row.ttl);
   if (++last_generation_ == 0) ++last_generation_;  // 0 means "not held"
   slot.generation = last_generation_;
-  ids_[row.id] = EntryRef{&ns, &slot};
+  ids_.insert(row.id, EntryRef{&ns, &slot});
   drop_payload(row.id);  // the text may have changed; it is re-read or re-cached by the caller
 }
 
@@ -101,6 +98,24 @@ void CacheState::upsert_many(std::string_view ns_name, std::span<const RowKey> r
     ids.push_back(row.id);
   }
   ns.index.add_batch(ids, vectors);
+}
+
+bool CacheState::restore_namespace(std::string_view ns_name, const IndexImageView& index,
+                                   std::shared_ptr<const void> backing, const std::byte* slot_records, std::size_t used,
+                                   std::span<const std::uint32_t> table, std::span<const std::uint32_t> free_list) {
+  NamespaceState& ns = namespace_for(ns_name);
+  if (ns.exact.size() != 0) return false;
+  if (!ns.exact.assign(slot_records, used, table, free_list, &last_generation_)) return false;
+  if (!ns.index.restore(index, std::move(backing)) || ns.index.size() != ns.exact.size()) return false;
+  bool ok = true;
+  std::uint64_t digest = 0;
+  ns.exact.for_each([&](Slot& slot) {
+    if (!ok) return;
+    if (!ids_.insert(slot.id, EntryRef{&ns, &slot}, /*replace=*/false)) ok = false;
+    digest += mix_id(slot.id);
+  });
+  // The same ids in both layers: equal sizes, no id twice, and equal order-free digests.
+  return ok && digest == ns.index.id_digest();
 }
 
 bool CacheState::cache_payload(EntryId id, std::uint32_t generation, std::shared_ptr<const Payload> payload) {
@@ -146,14 +161,14 @@ void CacheState::evict_payloads() {
 }
 
 bool CacheState::remove(EntryId id) {
-  auto it = ids_.find(id);
-  if (it == ids_.end()) return false;
-  EntryRef ref = it->second;
+  const EntryRef* found = ids_.find(id);
+  if (found == nullptr) return false;
+  const EntryRef ref = *found;
   const std::uint32_t pending = ref.slot->pending_hits.load(std::memory_order_relaxed);
   if (pending > 0) pending_touches_.fetch_sub(1, std::memory_order_relaxed);
   ref.ns->index.remove(id);
   ref.ns->exact.erase(ref.slot->hash);
-  ids_.erase(it);
+  ids_.erase(id);
   drop_payload(id);
   return true;
 }

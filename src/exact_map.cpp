@@ -103,4 +103,73 @@ std::size_t ExactMap::memory_bytes() const {
          free_.capacity() * sizeof(std::uint32_t);
 }
 
+std::vector<ExactMap::SlotRecord> ExactMap::slot_records() const {
+  std::vector<SlotRecord> out(used_);
+  for (std::size_t n = 0; n < used_; ++n) {
+    const Slot& slot = at(static_cast<std::uint32_t>(n));
+    out[n] = SlotRecord{slot.hash, slot.id, slot.created_ms, slot.expires_ms};
+  }
+  return out;
+}
+
+bool ExactMap::assign(const std::byte* records, std::size_t used, std::span<const std::uint32_t> table,
+                      std::span<const std::uint32_t> free_list, std::uint32_t* generation) {
+  clear();
+  if (used >= std::size_t{0xffffffffu} || (!table.empty() && (table.size() & (table.size() - 1)) != 0) ||
+      free_list.size() > used)
+    return false;
+  const std::size_t live = used - free_list.size();
+  if (live * 10 > table.size() * 7 || (live > 0 && table.empty())) return false;
+  const std::size_t n_chunks = (used + kChunkSlots - 1) / kChunkSlots;
+  chunks_.reserve(n_chunks);
+  for (std::size_t c = 0; c < n_chunks; ++c) chunks_.push_back(std::make_unique<Slot[]>(kChunkSlots));
+  used_ = used;
+  std::size_t live_seen = 0;
+  for (std::size_t n = 0; n < used; ++n) {
+    SlotRecord rec;
+    std::memcpy(&rec, records + n * sizeof(SlotRecord), sizeof rec);
+    Slot& slot = at(static_cast<std::uint32_t>(n));
+    slot.hash = rec.hash;
+    slot.id = rec.id;
+    slot.created_ms = rec.created_ms;
+    slot.expires_ms = rec.expires_ms;
+    if (rec.id < 0) {
+      clear();
+      return false;
+    }
+    if (rec.id != 0) {
+      ++live_seen;
+      if (++*generation == 0) ++*generation;
+      slot.generation = *generation;
+    }
+  }
+  // Every cell names a distinct live slot; every free entry a distinct free one.
+  std::vector<bool> seen(used, false);
+  std::size_t cells = 0;
+  for (const std::uint32_t cell : table) {
+    if (cell == kEmpty) continue;
+    if (cell > used || seen[cell - 1] || at(cell - 1).id == 0) {
+      clear();
+      return false;
+    }
+    seen[cell - 1] = true;
+    ++cells;
+  }
+  for (const std::uint32_t n : free_list) {
+    if (n >= used || seen[n] || at(n).id != 0) {
+      clear();
+      return false;
+    }
+    seen[n] = true;
+  }
+  if (cells != live_seen || live_seen != live) {
+    clear();
+    return false;
+  }
+  table_.assign(table.begin(), table.end());
+  free_.assign(free_list.begin(), free_list.end());
+  size_ = live;
+  return true;
+}
+
 }  // namespace engram::detail

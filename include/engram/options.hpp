@@ -4,6 +4,8 @@
 // (threshold outside [-1, 1], zero limits, ...).
 
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -75,6 +77,17 @@ struct CacheOptions {
   // which suits processes that fork() after creating the cache.
   Millis flush_interval{1000};
   std::size_t eviction_batch = 1;  // at least this many victims per eviction
+  // The index sidecar (docs/architecture.md, "The sidecar"): the in-memory layers written to
+  // a file, so that the next open maps it instead of rebuilding every index from the store.
+  // Unset: "<store path>.engram-index" for stores with a path() (SqliteStore on a file), no
+  // sidecar for the others. An empty path: no sidecar. Written on close(), by
+  // persist_index(), and in the background every index_persist_interval changes.
+  std::optional<std::filesystem::path> index_path{};
+  // Store changes (our writes and other processes' ones we applied) after which the background
+  // flusher (flush_interval > 0) rewrites the sidecar. 0: only on close() and persist_index().
+  // Keep it well below the store's change-feed retention (SqliteOptions::change_log_retention,
+  // 100,000 by default): a sidecar further behind than that is discarded at open.
+  std::uint64_t index_persist_interval = 25'000;
   NormalizeOptions normalize{};
   // Checked on every semantic candidate above the threshold, before the validator; a
   // rejection is MissReason::kGuarded, counted per GuardVerdict::reason. The default,

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <condition_variable>
 #include <exception>
 #include <filesystem>
@@ -50,6 +51,7 @@
 #include "engram/detail/cache_state.hpp"
 #include "engram/detail/cache_support.hpp"
 #include "engram/detail/rw_mutex.hpp"
+#include "engram/detail/sidecar.hpp"
 #include "engram/embedder.hpp"
 #include "engram/embedders/hashing_embedder.hpp"
 #include "engram/errors.hpp"
@@ -80,10 +82,11 @@ class SemanticCache {
                options_.response_cache_bytes) {
     detail::validate_options(options_);
     store_.open(embedder_.fingerprint(), dim_);
+    sidecar_path_ = resolve_sidecar_path();
     {
       std::unique_lock lock(state_mu_);
       std::lock_guard store_lock(store_mu_);
-      rebuild_locked();
+      if (!load_sidecar_locked()) rebuild_locked();
     }
     if (options_.flush_interval.count() > 0) flusher_ = std::thread([this] { flusher_loop(); });
   }
@@ -324,6 +327,9 @@ class SemanticCache {
       out.by_namespace.emplace(space->name, ns);
     }
     out.syncs = syncs_.load(std::memory_order_relaxed);
+    out.sidecar_loads = sidecar_loads_.load(std::memory_order_relaxed);
+    out.sidecar_discards = sidecar_discards_.load(std::memory_order_relaxed);
+    out.sidecar_writes = sidecar_writes_.load(std::memory_order_relaxed);
     out.rebuilds = rebuilds_.load(std::memory_order_relaxed);
     out.errors = errors_.load(std::memory_order_relaxed);
     out.quarantined = quarantined_.size();
@@ -380,6 +386,19 @@ class SemanticCache {
     flush_touches();
   }
 
+  // Writes the index sidecar now (see CacheOptions::index_path): the in-memory layers are
+  // copied under the shared lock (gets go on; writes wait for the copy) and written outside
+  // any lock to a temporary file that is renamed over the sidecar. Returns false when this
+  // cache has no sidecar, or when the store history cannot be anchored yet (right after a
+  // restore, before the first change). Throws CacheClosed, CheckpointError.
+  bool persist_index() {
+    ensure_open();
+    return persist_sidecar(/*force=*/true);
+  }
+
+  // The sidecar path in use, or nullopt when the sidecar is off.
+  const std::optional<std::filesystem::path>& index_path() const noexcept { return sidecar_path_; }
+
   // A consistent copy of the store at `path` (see the store's snapshot_to).
   void snapshot_to(const std::filesystem::path& path) {
     flush();
@@ -412,8 +431,9 @@ class SemanticCache {
     }
   }
 
-  // Writes back buffered accesses and closes the store. Idempotent. Afterwards every call
-  // throws CacheClosed.
+  // Writes back buffered accesses, writes the index sidecar unless the one on disk already
+  // reflects this state (a failure there goes to on_error, it is not thrown), and closes the
+  // store. Idempotent. Afterwards every call throws CacheClosed.
   void close() {
     if (closed_.exchange(true)) return;
     {
@@ -427,6 +447,11 @@ class SemanticCache {
       flush_touches();
     } catch (...) {
       error = std::current_exception();
+    }
+    try {
+      persist_sidecar(/*force=*/false);
+    } catch (const std::exception& e) {
+      report_error(e, {});
     }
     std::lock_guard store_lock(store_mu_);
     store_.close();
@@ -820,6 +845,170 @@ class SemanticCache {
     emit("rebuild", EventAttrs{});
   }
 
+  // ---- the index sidecar ------------------------------------------------------------------
+
+  // CacheOptions::index_path, else "<path>.engram-index" for a store on a file.
+  std::optional<std::filesystem::path> resolve_sidecar_path() const {
+    if (options_.index_path) {
+      if (options_.index_path->empty()) return std::nullopt;
+      return *options_.index_path;
+    }
+    if constexpr (requires(const S& s) {
+                    { s.path() } -> std::convertible_to<std::filesystem::path>;
+                  }) {
+      std::filesystem::path p = store_.path();
+      const std::string text = p.string();
+      if (text.empty() || text == ":memory:" || text.starts_with("file:")) return std::nullopt;
+      p += ".engram-index";
+      return p;
+    } else {
+      return std::nullopt;
+    }
+  }
+
+  // The store's identity (store meta engram.store_uuid), created on first use. Needs store_mu_.
+  std::string store_uuid_locked() {
+    if (auto uuid = store_.read_meta(detail::kStoreUuidKey); uuid && !uuid->empty()) return *uuid;
+    store_.write_meta(detail::kStoreUuidKey, detail::random_uuid());
+    // Another process may have written its own meanwhile: the stored one is the identity.
+    return store_.read_meta(detail::kStoreUuidKey).value_or(std::string());
+  }
+
+  // Why the sidecar with header `h` cannot stand for this store's state; empty when it can (the
+  // changes after its version are then applied through the feed). Needs store_mu_.
+  std::string sidecar_mismatch(const detail::SidecarHeader& h, const std::string& uuid) {
+    if (h.store_uuid != uuid)
+      return "it belongs to another store (store UUID " + h.store_uuid + ", this store's is " + uuid + ")";
+    if (h.fingerprint != embedder_.fingerprint())
+      return "it was written with another embedder ('" + h.fingerprint + "')";
+    if (h.dim != dim_) return "it holds vectors of dimension " + std::to_string(h.dim);
+    if (h.element != options_.vectors)
+      return std::string("it holds ") + to_string(h.element) + " vectors, the cache uses " +
+             to_string(options_.vectors);
+    if (h.index_kind != options_.index || h.hnsw_m != options_.hnsw.m ||
+        h.hnsw_ef_construction != options_.hnsw.ef_construction || h.auto_threshold != options_.hnsw.auto_threshold)
+      return "it was written with another index configuration (IndexKind, HnswParams)";
+    const std::uint64_t counter = store_.read_version_counter();
+    const std::string v = std::to_string(h.store_version);
+    if (h.store_version > counter)
+      return "it reflects store version " + v + " but the store is at version " + std::to_string(counter) +
+             " (restored or replaced)";
+    if (h.store_version == 0) {
+      if (counter > 0 && !store_.changes_since(0, 1)) return "the store's change feed no longer reaches version 0";
+      return {};
+    }
+    if (!h.last_applied) return "it has no change record to anchor version " + v;
+    const auto record = store_.changes_since(h.store_version - 1, 1);
+    if (!record)
+      return "the store's change feed no longer reaches back to version " + v +
+             " (the sidecar is further behind than the feed's retention)";
+    if (record->empty() || record->front() != *h.last_applied)
+      return "the store's history at version " + v + " is not the one it reflects (restored from a snapshot?)";
+    return {};
+  }
+
+  // Opens the sidecar, checks it against the store and loads the in-memory layers from it,
+  // then applies the store's changes since. False (the caller rebuilds) when there is none or
+  // it was discarded. Needs both locks.
+  bool load_sidecar_locked() {
+    if (!sidecar_path_) return false;
+    std::string uuid;
+    try {
+      uuid = store_uuid_locked();
+    } catch (const std::exception& e) {
+      report_error(e, {});  // a store that cannot keep the identity gets no sidecar
+      sidecar_path_.reset();
+      return false;
+    }
+    std::shared_ptr<const detail::MappedSidecar> file;
+    try {
+      file = detail::MappedSidecar::open(*sidecar_path_);
+    } catch (const std::exception& e) {
+      discard_sidecar(e.what());
+      return false;
+    }
+    if (!file) return false;
+    const detail::SidecarHeader& h = file->header();
+    std::string why = sidecar_mismatch(h, uuid);
+    if (why.empty()) why = file->verify();
+    if (why.empty()) {
+      if (auto quarantined = file->restore_into(state_, file)) {
+        quarantined_ = std::unordered_set<EntryId>(quarantined->begin(), quarantined->end());
+        local_version_ = h.store_version;
+        last_applied_ = h.last_applied;
+        persisted_version_.store(h.store_version);
+        sidecar_loads_.fetch_add(1, std::memory_order_relaxed);
+        emit("sidecar_load", EventAttrs{.count = state_.entries()});
+        sync_if_moved_locked();
+        return true;
+      }
+      why = "its sections do not fit together";
+    }
+    state_.clear();
+    quarantined_.clear();
+    discard_sidecar("index sidecar '" + sidecar_path_->string() + "': " + why +
+                    ". Remediation: none needed: the cache rebuilds its index from the store (and writes a new "
+                    "sidecar on close).");
+    return false;
+  }
+
+  void discard_sidecar(const std::string& message) {
+    sidecar_discards_.fetch_add(1, std::memory_order_relaxed);
+    report_error(CheckpointError(message), {});
+  }
+
+  // The background flusher's test: enough changes since the last sidecar.
+  bool sidecar_due() const {
+    if (!sidecar_path_ || options_.index_persist_interval == 0) return false;
+    std::shared_lock lock(state_mu_);
+    const std::uint64_t persisted = persisted_version_.load();
+    return local_version_ > persisted && local_version_ - persisted >= options_.index_persist_interval;
+  }
+
+  // Copies the layers under the shared lock and writes them outside it. Unless `force`, skips
+  // the write when the sidecar on disk already reflects this state. Throws CheckpointError.
+  bool persist_sidecar(bool force) {
+    if (!sidecar_path_) return false;
+    std::lock_guard persist_lock(persist_mu_);
+    detail::SidecarImage image;
+    {
+      std::shared_lock lock(state_mu_);
+      detail::SidecarHeader& h = image.header;
+      {
+        std::lock_guard store_lock(store_mu_);
+        h.store_uuid = store_uuid_locked();
+      }
+      h.fingerprint = embedder_.fingerprint();
+      h.dim = dim_;
+      h.element = options_.vectors;
+      h.index_kind = options_.index;
+      h.hnsw_m = options_.hnsw.m;
+      h.hnsw_ef_construction = options_.hnsw.ef_construction;
+      h.auto_threshold = options_.hnsw.auto_threshold;
+      h.store_version = local_version_;
+      h.last_applied = last_applied_;
+      // Right after a restore the store may have no record at its version: such a sidecar
+      // could not be checked against the feed at open, so none is written until a change.
+      if (h.store_version > 0 && !h.last_applied) return false;
+      if (!force) {
+        if (const auto on_disk = detail::peek_sidecar(*sidecar_path_);
+            on_disk && on_disk->store_uuid == h.store_uuid && on_disk->store_version == h.store_version &&
+            on_disk->last_applied == h.last_applied && on_disk->fingerprint == h.fingerprint &&
+            on_disk->element == h.element && on_disk->index_kind == h.index_kind) {
+          persisted_version_.store(h.store_version);
+          return false;
+        }
+      }
+      image.namespaces = detail::capture_namespaces(state_);
+      image.quarantined.assign(quarantined_.begin(), quarantined_.end());
+    }
+    const std::uint64_t bytes = detail::write_sidecar(*sidecar_path_, image);
+    persisted_version_.store(image.header.store_version);
+    sidecar_writes_.fetch_add(1, std::memory_order_relaxed);
+    emit("sidecar_write", EventAttrs{.count = static_cast<std::size_t>(bytes)});
+    return true;
+  }
+
   // Makes `e` (the current row of e.id) the in-memory state of that id. `normalized` is its
   // normalized query when the caller has it. Needs both locks.
   void apply_entry_locked(StoredEntry e, std::string normalized = {}) {
@@ -920,6 +1109,11 @@ class SemanticCache {
       } catch (const std::exception& e) {
         report_error(e, {});
       }
+      try {
+        if (sidecar_due()) persist_sidecar(/*force=*/false);
+      } catch (const std::exception& e) {
+        report_error(e, {});
+      }
       lock.lock();
     }
   }
@@ -989,6 +1183,10 @@ class SemanticCache {
 
   detail::NamespaceCounters total_;
   std::atomic<std::uint64_t> syncs_{0}, rebuilds_{0}, errors_{0};
+  std::atomic<std::uint64_t> sidecar_loads_{0}, sidecar_discards_{0}, sidecar_writes_{0};
+  std::optional<std::filesystem::path> sidecar_path_;  // set in the constructor
+  std::mutex persist_mu_;                              // one sidecar write at a time
+  std::atomic<std::uint64_t> persisted_version_{0};    // store version of the last sidecar read or written
   detail::LatencyWindow get_latency_, put_latency_;
 
   std::mutex inflight_mu_;

@@ -160,6 +160,10 @@ struct Stats {
   NamespaceStats total{};  // aggregate over every namespace
   std::map<std::string, NamespaceStats> by_namespace{};
   std::uint64_t syncs = 0, rebuilds = 0, errors = 0;
+  // The index sidecar (CacheOptions::index_path): opens that loaded it, sidecars found but
+  // discarded (each reported to on_error with the reason; the index was rebuilt from the
+  // store instead), and sidecars this cache wrote.
+  std::uint64_t sidecar_loads = 0, sidecar_discards = 0, sidecar_writes = 0;
   // Stored rows the cache skips because their embedding is unusable (wrong dimension or not
   // finite): they are never served, and each is reported once to on_error as StoreCorrupt.
   std::size_t quarantined = 0;

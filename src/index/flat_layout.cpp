@@ -58,10 +58,14 @@ FlatLayout::FlatLayout(const Codec& codec)
 FlatLayout::~FlatLayout() { clear(); }
 
 void FlatLayout::free_chunk(Chunk& c) noexcept {
-  std::free(c.data);
+  if (!c.borrowed) {
+    std::free(c.data);
+    delete[] c.ids;  // NOLINT(cppcoreguidelines-owning-memory): owned unless borrowed
+  }
   c.data = nullptr;
-  c.ids.reset();
+  c.ids = nullptr;
   c.capacity = 0;
+  c.borrowed = false;
 }
 
 void FlatLayout::clear() noexcept {
@@ -70,6 +74,45 @@ void FlatLayout::clear() noexcept {
   chunks_.shrink_to_fit();
   size_ = 0;
   map_.clear();
+  backing_.reset();
+}
+
+void FlatLayout::own(Chunk& c, std::size_t live_rows) {
+  if (!c.borrowed) return;
+  std::byte* data = allocate_rows(c.capacity * row_bytes_);
+  auto* ids = new EntryId[c.capacity];
+  std::memcpy(data, c.data, live_rows * row_bytes_);
+  std::copy_n(c.ids, live_rows, ids);
+  c.data = data;
+  c.ids = ids;
+  c.borrowed = false;
+}
+
+std::size_t FlatLayout::borrowed_chunks() const noexcept {
+  return static_cast<std::size_t>(
+      std::count_if(chunks_.begin(), chunks_.end(), [](const Chunk& c) { return c.borrowed; }));
+}
+
+bool FlatLayout::adopt(std::size_t n, const std::byte* rows, const EntryId* ids,
+                       std::span<const std::uint32_t> id_slots, std::shared_ptr<const void> backing) {
+  clear();
+  if (n > 0 && (rows == nullptr || ids == nullptr || reinterpret_cast<std::uintptr_t>(rows) % 64 != 0)) return false;
+  if (n >= IdMap::kEmpty) return false;
+  for (std::size_t r = 0; r < n; ++r)
+    if (ids[r] <= 0) return false;
+  if (!map_.assign(id_slots, n)) return false;
+  backing_ = std::move(backing);
+  for (std::size_t begin = 0; begin < n; begin += chunk_rows()) {
+    Chunk c;
+    // The mapping is read-only: nothing writes through these pointers before own() copies.
+    c.data = const_cast<std::byte*>(rows + begin * row_bytes_);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+    c.ids = const_cast<EntryId*>(ids + begin);                   // NOLINT(cppcoreguidelines-pro-type-const-cast)
+    c.capacity = std::min(chunk_rows(), n - begin);
+    c.borrowed = true;
+    chunks_.push_back(c);
+  }
+  size_ = n;
+  return true;
 }
 
 const std::byte* FlatLayout::find(EntryId id) const noexcept {
@@ -81,27 +124,32 @@ void FlatLayout::grow_for(std::size_t row) {
   const std::size_t c = row >> chunk_shift_, off = row & chunk_mask_;
   if (c == chunks_.size()) chunks_.emplace_back();
   Chunk& chunk = chunks_[c];
-  if (off < chunk.capacity) return;
+  if (off < chunk.capacity) {
+    own(chunk, off);
+    return;
+  }
   // 1.25x growth (rounded to 8 rows): bounded slack at the cost of a few small copies; a
   // chunk is at most ~2 MiB, so a copy never stalls a put for long.
   std::size_t cap = chunk.capacity == 0 ? kFirstCapacity : (chunk.capacity * 5 / 4 + 7) / 8 * 8;
   cap = std::min(std::max(cap, off + 1), chunk_rows());
   std::byte* data = allocate_rows(cap * row_bytes_);
-  auto ids = std::make_unique<EntryId[]>(cap);
+  auto* ids = new EntryId[cap];
   if (chunk.capacity > 0) {
     std::memcpy(data, chunk.data, off * row_bytes_);
-    std::copy_n(chunk.ids.get(), off, ids.get());
+    std::copy_n(chunk.ids, off, ids);
   }
   free_chunk(chunk);
   chunk.data = data;
-  chunk.ids = std::move(ids);
+  chunk.ids = ids;
   chunk.capacity = cap;
 }
 
 void FlatLayout::upsert(EntryId id, const std::byte* row) {
   auto key_of = [this](std::uint32_t r) { return id_at(r); };
   if (const std::size_t slot = map_.find(id, key_of); slot != IdMap::npos) {
-    std::memcpy(row_at(map_.row_at(slot)), row, row_bytes_);
+    const std::size_t r = map_.row_at(slot);
+    own_row_chunk(r);
+    std::memcpy(row_at(r), row, row_bytes_);
     return;
   }
   const std::size_t r = size_;
@@ -118,6 +166,7 @@ bool FlatLayout::remove(EntryId id) {
   if (slot == IdMap::npos) return false;
   const std::size_t hole = map_.row_at(slot), last = size_ - 1;
   if (hole != last) {
+    own_row_chunk(hole);
     const EntryId moved = id_at(last);
     const std::size_t moved_slot = map_.find(moved, key_of);
     std::memcpy(row_at(hole), row_at(last), row_bytes_);
@@ -155,7 +204,7 @@ void FlatLayout::scan_rows(const void* query, float scale, std::size_t begin, st
         for (std::size_t i = 0; i < len; ++i) scores[i] = static_cast<float>(raw[i]) * scale;
         break;
     }
-    const EntryId* ids = chunks_[r >> chunk_shift_].ids.get() + (r & chunk_mask_);
+    const EntryId* ids = chunks_[r >> chunk_shift_].ids + (r & chunk_mask_);
     float floor = top.floor();
     for (std::size_t i = 0; i < len; ++i) {
       if (scores[i] >= floor) {

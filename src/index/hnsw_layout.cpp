@@ -1,6 +1,9 @@
 #include "hnsw_layout.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -95,6 +98,8 @@ struct HnswLayout::Impl {
 
   Impl(const Codec& c, const HnswParams& p, std::size_t capacity)
       : codec(c), space(c), graph(new_graph(p, capacity)), params(p) {}
+  // For load(): the graph is filled in afterwards.
+  Impl(const Codec& c, const HnswParams& p) : codec(c), space(c), params(p) {}
 
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> new_graph(const HnswParams& p, std::size_t capacity) {
     auto g = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, std::max(capacity, kMinCapacity),
@@ -280,6 +285,11 @@ void HnswLayout::for_each(const std::function<void(EntryId, const std::byte*)>& 
     if (const EntryId id = m.id_of_label[label]; id != 0) f(id, m.row_of_label(label));
 }
 
+void HnswLayout::for_each_id(const std::function<void(EntryId)>& f) const {
+  for (const EntryId id : impl_->id_of_label)
+    if (id != 0) f(id);
+}
+
 std::size_t HnswLayout::memory_bytes() const noexcept {
   const Impl& m = *impl_;
   const auto& g = *m.graph;
@@ -296,6 +306,225 @@ std::size_t HnswLayout::memory_bytes() const noexcept {
   bytes += g.label_lookup_.size() * 32 + g.label_lookup_.bucket_count() * sizeof(void*);
   bytes += m.id_of_label.capacity() * sizeof(EntryId) + m.free_labels.capacity() * 4 + m.map.memory_bytes();
   return bytes;
+}
+
+// ---- persistence --------------------------------------------------------------------------
+
+namespace {
+
+template <class T>
+void put_pod(std::vector<std::byte>& out, const T& v) {
+  const auto* p = reinterpret_cast<const std::byte*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+// Bounds-checked reads from a byte span; every read past the end sets `ok` to false.
+struct Reader {
+  std::span<const std::byte> in;
+  std::size_t at = 0;
+  bool ok = true;
+  template <class T>
+  T pod() {
+    T v{};
+    if (!ok || in.size() - at < sizeof(T)) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, in.data() + at, sizeof(T));
+    at += sizeof(T);
+    return v;
+  }
+  const std::byte* take(std::size_t n) {
+    if (!ok || in.size() - at < n) {
+      ok = false;
+      return nullptr;
+    }
+    const std::byte* p = in.data() + at;
+    at += n;
+    return p;
+  }
+};
+
+// hnswlib's link-list header: the neighbour count in the low 16 bits, flags (deleted) above.
+std::size_t link_count(const char* list) {
+  std::uint16_t n = 0;
+  std::memcpy(&n, list, sizeof n);
+  return n;
+}
+
+}  // namespace
+
+void HnswLayout::serialize(std::vector<std::byte>& out) const {
+  const Impl& m = *impl_;
+  const auto& g = *m.graph;
+  put_pod(out, static_cast<std::uint64_t>(m.id_of_label.size()));
+  const auto* ids = reinterpret_cast<const std::byte*>(m.id_of_label.data());
+  out.insert(out.end(), ids, ids + m.id_of_label.size() * sizeof(EntryId));
+  put_pod(out, static_cast<std::uint64_t>(m.free_labels.size()));
+  const auto* free = reinterpret_cast<const std::byte*>(m.free_labels.data());
+  out.insert(out.end(), free, free + m.free_labels.size() * sizeof(std::uint32_t));
+  put_pod(out, static_cast<std::uint64_t>(m.live));
+  // The graph, field for field as hnswlib's saveIndex writes it.
+  put_pod(out, static_cast<std::uint64_t>(g.offsetLevel0_));
+  put_pod(out, static_cast<std::uint64_t>(g.max_elements_));
+  put_pod(out, static_cast<std::uint64_t>(g.cur_element_count));
+  put_pod(out, static_cast<std::uint64_t>(g.size_data_per_element_));
+  put_pod(out, static_cast<std::uint64_t>(g.label_offset_));
+  put_pod(out, static_cast<std::uint64_t>(g.offsetData_));
+  put_pod(out, static_cast<std::int32_t>(g.maxlevel_));
+  put_pod(out, static_cast<std::uint32_t>(g.enterpoint_node_));
+  put_pod(out, static_cast<std::uint64_t>(g.maxM_));
+  put_pod(out, static_cast<std::uint64_t>(g.maxM0_));
+  put_pod(out, static_cast<std::uint64_t>(g.M_));
+  put_pod(out, g.mult_);
+  put_pod(out, static_cast<std::uint64_t>(g.ef_construction_));
+  const auto* level0 = reinterpret_cast<const std::byte*>(g.data_level0_memory_);
+  out.insert(out.end(), level0, level0 + g.cur_element_count * g.size_data_per_element_);
+  for (std::size_t i = 0; i < g.cur_element_count; ++i) {
+    const int level = g.element_levels_[i];
+    const auto bytes = static_cast<std::uint32_t>(level > 0 ? g.size_links_per_element_ * level : 0);
+    put_pod(out, bytes);
+    const auto* links = reinterpret_cast<const std::byte*>(g.linkLists_[i]);
+    if (bytes > 0) out.insert(out.end(), links, links + bytes);
+  }
+}
+
+std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParams& params,
+                                             std::span<const std::byte> in) {
+  std::unique_ptr<HnswLayout> out(new HnswLayout());  // NOLINT(modernize-make-unique): private constructor
+  out->impl_ = std::make_unique<Impl>(codec, params);
+  Impl& m = *out->impl_;
+  Reader r{in};
+  const auto n_labels = r.pod<std::uint64_t>();
+  if (!r.ok || n_labels >= std::numeric_limits<std::uint32_t>::max() || n_labels > in.size() / sizeof(EntryId))
+    return nullptr;
+  m.id_of_label.resize(n_labels);
+  if (const std::byte* p = r.take(n_labels * sizeof(EntryId))) std::memcpy(m.id_of_label.data(), p, n_labels * 8);
+  const auto n_free = r.pod<std::uint64_t>();
+  if (!r.ok || n_free > n_labels) return nullptr;
+  m.free_labels.resize(n_free);
+  if (const std::byte* p = r.take(n_free * sizeof(std::uint32_t))) std::memcpy(m.free_labels.data(), p, n_free * 4);
+  const auto live = r.pod<std::uint64_t>();
+  const auto offset_level0 = r.pod<std::uint64_t>();
+  (void)r.pod<std::uint64_t>();  // max_elements_ when saved; the loaded graph gets its own
+  const auto count = r.pod<std::uint64_t>();
+  const auto size_data = r.pod<std::uint64_t>();
+  const auto label_offset = r.pod<std::uint64_t>();
+  const auto offset_data = r.pod<std::uint64_t>();
+  const auto max_level = r.pod<std::int32_t>();
+  const auto enter = r.pod<std::uint32_t>();
+  const auto max_m = r.pod<std::uint64_t>();
+  const auto max_m0 = r.pod<std::uint64_t>();
+  const auto big_m = r.pod<std::uint64_t>();
+  const auto mult = r.pod<double>();
+  const auto ef_construction = r.pod<std::uint64_t>();
+  if (!r.ok) return nullptr;
+  // The shape must be exactly what this codec and M produce.
+  const std::size_t want_m = std::max<std::size_t>(params.m, 2);
+  const std::size_t links0 = max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  if (big_m != want_m || max_m != want_m || max_m0 != 2 * want_m || offset_level0 != 0 || offset_data != links0 ||
+      label_offset != links0 + codec.row_bytes() || size_data != label_offset + sizeof(hnswlib::labeltype) ||
+      count > n_labels || live > count || !(mult > 0.0) || (count > 0 && (enter >= count || max_level < 0)) ||
+      (count == 0 && max_level != -1) || max_level > 64)
+    return nullptr;
+  const std::byte* level0 = r.take(count * size_data);
+  if (!r.ok) return nullptr;
+
+  const std::size_t capacity = std::max<std::size_t>(count + count / 4, kMinCapacity);
+  auto g = std::make_unique<hnswlib::HierarchicalNSW<float>>(&m.space);
+  // The destructor frees what was allocated so far: the level-0 block, the first
+  // cur_element_count link lists, the list array and the visited-list pool.
+  g->cur_element_count = 0;
+  g->data_level0_memory_ = nullptr;
+  g->linkLists_ = nullptr;
+  g->visited_list_pool_ = nullptr;
+  g->num_deleted_ = 0;
+  g->data_size_ = m.space.get_data_size();
+  g->fstdistfunc_ = m.space.get_dist_func();
+  g->dist_func_param_ = m.space.get_dist_func_param();
+  g->M_ = big_m;
+  g->maxM_ = max_m;
+  g->maxM0_ = max_m0;
+  g->ef_construction_ = std::max<std::size_t>(ef_construction, g->M_);
+  g->mult_ = mult;
+  g->revSize_ = 1.0 / mult;
+  g->maxlevel_ = max_level;
+  g->enterpoint_node_ = count == 0 ? static_cast<hnswlib::tableint>(-1) : enter;
+  g->size_links_level0_ = links0;
+  g->size_data_per_element_ = size_data;
+  g->offsetData_ = offset_data;
+  g->offsetLevel0_ = 0;
+  g->label_offset_ = label_offset;
+  g->size_links_per_element_ = max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  g->max_elements_ = capacity;
+  g->level_generator_.seed(100);  // as hnswlib's own constructor seeds them
+  g->update_probability_generator_.seed(101);
+  g->data_level0_memory_ = static_cast<char*>(std::malloc(capacity * size_data));
+  g->linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
+  g->element_levels_.assign(capacity, 0);
+  g->visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
+  if (g->data_level0_memory_ == nullptr || g->linkLists_ == nullptr) throw std::bad_alloc();
+  std::memcpy(g->data_level0_memory_, level0, count * size_data);
+  std::vector<std::mutex>(capacity).swap(g->link_list_locks_);
+  std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::max_update_element_locks).swap(g->link_list_update_locks_);
+  g->ef_ = 10;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto bytes = r.pod<std::uint32_t>();
+    if (!r.ok || bytes % g->size_links_per_element_ != 0 ||
+        bytes / g->size_links_per_element_ > static_cast<std::size_t>(max_level))
+      return nullptr;
+    const std::byte* links = r.take(bytes);
+    if (!r.ok) return nullptr;
+    const int level = static_cast<int>(bytes / g->size_links_per_element_);
+    g->element_levels_[i] = level;
+    if (level > 0) {
+      g->linkLists_[i] = static_cast<char*>(std::malloc(bytes));
+      if (g->linkLists_[i] == nullptr) throw std::bad_alloc();
+      std::memcpy(g->linkLists_[i], links, bytes);
+    }
+    g->cur_element_count = i + 1;
+  }
+  if (r.at != in.size()) return nullptr;
+  // Every link must name an element, every label a label slot, the entry point the top level.
+  for (std::size_t i = 0; i < count; ++i) {
+    const char* list0 = g->data_level0_memory_ + i * size_data;
+    auto check_links = [&](const char* list, std::size_t max_links) {
+      const std::size_t n = link_count(list);
+      if (n > max_links) return false;
+      for (std::size_t j = 0; j < n; ++j) {
+        hnswlib::tableint t = 0;
+        std::memcpy(&t, list + sizeof(hnswlib::linklistsizeint) + j * sizeof t, sizeof t);
+        if (t >= count) return false;
+      }
+      return true;
+    };
+    if (!check_links(list0, max_m0)) return nullptr;
+    for (int level = 1; level <= g->element_levels_[i]; ++level)
+      if (!check_links(g->linkLists_[i] + (level - 1) * g->size_links_per_element_, max_m)) return nullptr;
+    const hnswlib::labeltype label = g->getExternalLabel(static_cast<hnswlib::tableint>(i));
+    if (label >= n_labels || !g->label_lookup_.emplace(label, static_cast<hnswlib::tableint>(i)).second) return nullptr;
+    if (g->isMarkedDeleted(static_cast<hnswlib::tableint>(i))) ++g->num_deleted_;
+  }
+  if (count > 0 && g->element_levels_[enter] != max_level) return nullptr;
+  m.graph = std::move(g);
+  // Labels: live ones map to an element that is not deleted; free ones hold id 0.
+  std::size_t seen_live = 0;
+  for (std::size_t label = 0; label < n_labels; ++label) {
+    const EntryId id = m.id_of_label[label];
+    if (id == 0) continue;
+    const auto it = m.graph->label_lookup_.find(label);
+    if (id < 0 || it == m.graph->label_lookup_.end() || m.graph->isMarkedDeleted(it->second)) return nullptr;
+    if (m.map.find(id, m.key_of()) != IdMap::npos) return nullptr;  // an id twice
+    m.map.insert(id, static_cast<std::uint32_t>(label), m.key_of());
+    ++seen_live;
+  }
+  for (const std::uint32_t label : m.free_labels)
+    if (label >= n_labels || m.id_of_label[label] != 0) return nullptr;
+  if (seen_live != live) return nullptr;
+  m.live = live;
+  m.graph->setEf(std::max<std::size_t>(params.ef_search, 1));
+  advise_huge_pages(m.graph->data_level0_memory_, m.graph->max_elements_ * m.graph->size_data_per_element_);
+  return out;
 }
 
 }  // namespace engram::detail

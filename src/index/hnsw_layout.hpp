@@ -50,6 +50,7 @@ class HnswLayout {
 
   std::vector<Scored> search(std::span<const float> query, std::size_t k) const;
   void for_each(const std::function<void(EntryId, const std::byte*)>& f) const;
+  void for_each_id(const std::function<void(EntryId)>& f) const;
 
   std::size_t memory_bytes() const noexcept;
   std::size_t capacity() const noexcept;
@@ -58,7 +59,17 @@ class HnswLayout {
   void compact();
   void set_ef_search(std::size_t ef);
 
+  // ---- persistence (the sidecar) ----
+  // Appends the layout (labels, free labels, and the hnswlib graph in saveIndex's layout) to
+  // `out`.
+  void serialize(std::vector<std::byte>& out) const;
+  // A layout read back from serialize()'s bytes, without rebuilding the graph (the bytes are
+  // copied: hnswlib owns its memory). nullptr when the bytes are not a layout for this codec
+  // and M (every count, offset and size is checked before anything is read).
+  static std::unique_ptr<HnswLayout> load(const Codec& codec, const HnswParams& params, std::span<const std::byte> in);
+
  private:
+  HnswLayout() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

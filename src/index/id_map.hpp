@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engram/types.hpp"
@@ -37,6 +38,26 @@ class IdMap {
     }
   }
   std::uint32_t row_at(std::size_t slot) const noexcept { return slots_[slot]; }
+  std::span<const std::uint32_t> slots() const noexcept { return slots_; }
+  // Takes a probe table written by slots() (the sidecar). Returns false (and stays empty) when
+  // it cannot be one: a size that is not a power of two, more than 3/4 full, a row >= rows, or
+  // a count of used slots other than `rows`.
+  bool assign(std::span<const std::uint32_t> slots, std::size_t rows) {
+    clear();
+    if (slots.empty()) return rows == 0;
+    if ((slots.size() & (slots.size() - 1)) != 0 || rows * 4 > slots.size() * 3) return false;
+    std::size_t used = 0;
+    for (const std::uint32_t row : slots) {
+      if (row == kEmpty) continue;
+      if (row >= rows) return false;
+      ++used;
+    }
+    if (used != rows) return false;
+    slots_.assign(slots.begin(), slots.end());
+    count_ = rows;
+    mask_ = slots.size() - 1;
+    return true;
+  }
   void set_row(std::size_t slot, std::uint32_t row) noexcept { slots_[slot] = row; }
 
   // Precondition: `id` is absent and key_of(row) == id.

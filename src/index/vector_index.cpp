@@ -320,6 +320,65 @@ bool VectorIndex::exact_scores() const { return impl_->config.element == Element
 
 const char* VectorIndex::describe() const { return layout_name(impl_->hnsw != nullptr, impl_->config.element); }
 
+IndexImage VectorIndex::image() const {
+  const Impl& m = *impl_;
+  IndexImage out;
+  if (m.hnsw) {
+    out.hnsw = true;
+    out.count = m.hnsw->size();
+    m.hnsw->serialize(out.graph);
+    return out;
+  }
+  const std::size_t rb = m.codec.row_bytes();
+  out.count = m.flat->size();
+  out.rows.reserve(out.count * rb);
+  out.ids.reserve(out.count);
+  m.flat->for_each([&](EntryId id, const std::byte* row) {
+    out.rows.insert(out.rows.end(), row, row + rb);
+    out.ids.push_back(id);
+  });
+  const auto slots = m.flat->id_slots();
+  out.id_slots.assign(slots.begin(), slots.end());
+  return out;
+}
+
+bool VectorIndex::restore(const IndexImageView& view, std::shared_ptr<const void> backing) {
+  Impl& m = *impl_;
+  m.cancel_build();
+  m.hnsw.reset();
+  m.flat.reset();
+  m.retry_at = 0;
+  auto empty = [&m] {
+    if (m.config.kind == IndexKind::kHnsw) m.hnsw = m.make_hnsw(0);
+    else m.flat = std::make_unique<FlatLayout>(m.codec);
+    return false;
+  };
+  if (view.hnsw) {
+    if (m.config.kind == IndexKind::kFlat) return empty();
+    auto layout = HnswLayout::load(m.codec, m.config.hnsw, view.graph);
+    if (!layout || layout->size() != view.count) return empty();
+    m.hnsw = std::move(layout);
+    return true;
+  }
+  if (m.config.kind == IndexKind::kHnsw) return empty();
+  auto layout = std::make_unique<FlatLayout>(m.codec);
+  if (!layout->adopt(view.count, view.rows, view.ids, view.id_slots, std::move(backing))) return empty();
+  m.flat = std::move(layout);
+  return true;
+}
+
+std::uint64_t VectorIndex::id_digest() const {
+  const Impl& m = *impl_;
+  std::uint64_t digest = 0;
+  if (m.hnsw) m.hnsw->for_each_id([&](EntryId id) { digest += mix_id(id); });
+  else m.flat->for_each_id([&](EntryId id) { digest += mix_id(id); });
+  return digest;
+}
+
+std::size_t VectorIndex::row_bytes() const { return impl_->codec.row_bytes(); }
+
+std::size_t VectorIndex::borrowed_chunks() const { return impl_->flat ? impl_->flat->borrowed_chunks() : 0; }
+
 const char* VectorIndex::kernel_name() { return detail::to_string(detail::kernels().level); }
 
 }  // namespace engram

@@ -7,6 +7,7 @@
 // shared lock (they touch only atomics besides reading); everything else needs the exclusive
 // lock.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -110,6 +111,91 @@ struct EntryInfo {
   std::span<const float> embedding;  // unit length, dim floats
 };
 
+// EntryId -> V in one open-addressing table (linear probing, backward-shift deletion, at most
+// half full), so that a million entries are one allocation instead of a million nodes: the
+// sidecar open fills it in a few milliseconds. Id 0 marks a free cell (ids are positive).
+// Pointers returned by find() stay valid until the next insert, erase or clear.
+template <class V>
+class IdTable {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  V* find(EntryId id) noexcept {
+    if (size_ == 0) return nullptr;
+    for (std::size_t i = home(id);; i = (i + 1) & mask_) {
+      if (cells_[i].id == id) return &cells_[i].value;
+      if (cells_[i].id == 0) return nullptr;
+    }
+  }
+  const V* find(EntryId id) const noexcept { return const_cast<IdTable*>(this)->find(id); }
+  // Inserts or replaces. Returns false when `id` was already there and `replace` is false.
+  bool insert(EntryId id, const V& value, bool replace = true) {
+    if ((size_ + 1) * 2 > cells_.size()) rehash(std::max<std::size_t>(16, cells_.size() * 2));
+    std::size_t i = home(id);
+    for (; cells_[i].id != 0; i = (i + 1) & mask_) {
+      if (cells_[i].id != id) continue;
+      if (replace) cells_[i].value = value;
+      return replace;
+    }
+    cells_[i] = Cell{id, value};
+    ++size_;
+    return true;
+  }
+  bool erase(EntryId id) noexcept {
+    if (size_ == 0) return false;
+    std::size_t hole = home(id);
+    for (;; hole = (hole + 1) & mask_) {
+      if (cells_[hole].id == 0) return false;
+      if (cells_[hole].id == id) break;
+    }
+    for (std::size_t j = (hole + 1) & mask_; cells_[j].id != 0; j = (j + 1) & mask_) {
+      const std::size_t h = home(cells_[j].id);
+      const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+      if (!stays) {
+        cells_[hole] = cells_[j];
+        hole = j;
+      }
+    }
+    cells_[hole] = Cell{};
+    --size_;
+    return true;
+  }
+  void clear() noexcept {
+    cells_.clear();
+    cells_.shrink_to_fit();
+    size_ = mask_ = 0;
+  }
+  void reserve(std::size_t n) {
+    std::size_t cap = 16;
+    while (cap < n * 2) cap *= 2;
+    if (cap > cells_.size()) rehash(cap);
+  }
+  template <class F>
+  void for_each(F&& f) {
+    for (Cell& c : cells_)
+      if (c.id != 0) f(c.id, c.value);
+  }
+
+ private:
+  struct Cell {
+    EntryId id = 0;
+    V value{};
+  };
+  std::size_t home(EntryId id) const noexcept { return static_cast<std::size_t>(mix_id(id)) & mask_; }
+  void rehash(std::size_t capacity) {
+    std::vector<Cell> old(capacity);
+    old.swap(cells_);
+    mask_ = capacity - 1;
+    for (const Cell& c : old) {
+      if (c.id == 0) continue;
+      std::size_t i = home(c.id);
+      while (cells_[i].id != 0) i = (i + 1) & mask_;
+      cells_[i] = c;
+    }
+  }
+  std::vector<Cell> cells_;
+  std::size_t size_ = 0, mask_ = 0;
+};
+
 class CacheState {
  public:
   CacheState(const IndexConfig& index_config, std::size_t response_cache_bytes);
@@ -152,6 +238,17 @@ class CacheState {
   bool remove(EntryId id);
   void clear();
 
+  // ---- the sidecar ----
+  // Makes room in the id map for n entries (before restoring namespaces).
+  void reserve_ids(std::size_t n) { ids_.reserve(n); }
+  // Restores namespace `ns` (which must not hold entries yet) from a sidecar: the index from
+  // `index` (flat rows read in place, kept alive by `backing`), the exact map from its slot
+  // records, probe table and free list. Returns false when the pieces are inconsistent (the
+  // caller then clears everything and rebuilds from the store).
+  bool restore_namespace(std::string_view ns, const IndexImageView& index, std::shared_ptr<const void> backing,
+                         const std::byte* slot_records, std::size_t used, std::span<const std::uint32_t> table,
+                         std::span<const std::uint32_t> free_list);
+
   std::size_t entries() const { return ids_.size(); }
   std::size_t response_cache_bytes() const { return payload_bytes_; }
   std::vector<NamespaceState*> namespaces() const;
@@ -177,7 +274,7 @@ class CacheState {
   IndexConfig index_config_;
   std::size_t payload_budget_;
   std::unordered_map<std::string, std::unique_ptr<NamespaceState>, StringHash, std::equal_to<>> namespaces_;
-  std::unordered_map<EntryId, EntryRef> ids_;
+  IdTable<EntryRef> ids_;
   std::unordered_map<EntryId, CachedPayload> payloads_;
   std::deque<EntryId> payload_clock_;  // CLOCK order for response-cache eviction
   std::size_t payload_bytes_ = 0;

@@ -11,8 +11,10 @@
 // and erase() need exclusive access. A Slot's atomics may be updated under shared access.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "engram/types.hpp"
@@ -47,6 +49,28 @@ class ExactMap {
   std::size_t size() const { return size_; }
   // Chunks, free slots and the probe table.
   std::size_t memory_bytes() const;
+
+  // ---- persistence (the sidecar) ----
+  // A slot as the sidecar stores it: 40 bytes, no atomics.
+  struct SlotRecord {
+    QueryHash hash;
+    EntryId id = 0;  // 0: a free slot
+    std::int64_t created_ms = 0;
+    std::int64_t expires_ms = 0;
+  };
+  static_assert(sizeof(SlotRecord) == 40);
+  // Slots ever handed out (live and free), in slot-number order; the probe table; the free list.
+  std::vector<SlotRecord> slot_records() const;
+  const std::vector<std::uint32_t>& table() const noexcept { return table_; }
+  const std::vector<std::uint32_t>& free_slots() const noexcept { return free_; }
+  // Replaces the contents with records/table/free list written by the three calls above
+  // (records may be unaligned: they are read with memcpy). Each live slot gets a generation
+  // from ++*generation (never 0). Returns false, leaving the map empty, when they do not fit
+  // together (a table that is not a power of two or over 70 % full, a cell naming a free or
+  // missing slot or the same slot twice, a free-list entry naming a live slot, counts that do
+  // not add up).
+  bool assign(const std::byte* records, std::size_t used, std::span<const std::uint32_t> table,
+              std::span<const std::uint32_t> free_list, std::uint32_t* generation);
 
   // Calls fn(Slot&) for every live slot.
   template <class Fn>

@@ -30,6 +30,7 @@
 // and ~2.6 MiB of fixed hnswlib locks per HNSW namespace. memory_bytes() reports it.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -59,10 +60,40 @@ struct IndexTuning {
   std::size_t build_threads = 1;
 };
 
+// One namespace's index as the sidecar file stores it (see docs/architecture.md, "The
+// sidecar"). A flat layout is its rows (encoded, row order), their ids and the id map's probe
+// table; an HNSW layout is one opaque blob (labels and the hnswlib graph).
+struct IndexImage {
+  bool hnsw = false;
+  std::size_t count = 0;
+  std::vector<std::byte> rows;          // flat: count * row_bytes()
+  std::vector<EntryId> ids;             // flat: count
+  std::vector<std::uint32_t> id_slots;  // flat
+  std::vector<std::byte> graph;         // hnsw
+};
+
+// The same, read in place (from a file mapping).
+struct IndexImageView {
+  bool hnsw = false;
+  std::size_t count = 0;
+  const std::byte* rows = nullptr;  // flat: 64-byte aligned
+  const EntryId* ids = nullptr;     // flat
+  std::span<const std::uint32_t> id_slots;
+  std::span<const std::byte> graph;
+};
+
 struct Candidate {
   EntryId id = 0;
   float score = 0;  // inner product with the query; higher is more similar
 };
+
+// splitmix64's finalizer: spreads ids for digests and hash tables.
+inline std::uint64_t mix_id(EntryId id) noexcept {
+  auto x = static_cast<std::uint64_t>(id);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
 
 class VectorIndex {
  public:
@@ -107,6 +138,22 @@ class VectorIndex {
   std::size_t dim() const;
   std::size_t memory_bytes() const;
   bool exact_scores() const;
+  // ---- persistence (the sidecar) ----
+  // A copy of the contents (a pending background build is not included: the flat layout it
+  // would replace is). Shared access is enough.
+  IndexImage image() const;
+  // Replaces the contents with `view`. Flat rows are read in place — `backing` keeps that
+  // memory alive, and each chunk is copied the first time it is modified — an HNSW graph is
+  // copied into hnswlib's memory (not rebuilt). Returns false, leaving the index empty, when
+  // the view is inconsistent or its layout is impossible for this configuration (HNSW for
+  // kFlat, flat for kHnsw). Exclusive.
+  bool restore(const IndexImageView& view, std::shared_ptr<const void> backing);
+  std::size_t row_bytes() const;
+  // The sum of mix_id(id) over every id held: an order-free digest of the id set.
+  std::uint64_t id_digest() const;
+  // Flat chunks still read in place from a restored view (0 for HNSW).
+  std::size_t borrowed_chunks() const;
+
   // Human-readable current layout: "flat-f32", "flat-f16", "flat-int8", "hnsw-f32", ...
   const char* describe() const;
   // The dot-product kernel level in use: "avx512vnni", "avx512", "avx2" or "scalar".
