@@ -99,10 +99,12 @@ class BertEmbedder {
   std::vector<std::vector<float>> embed_batch(std::span<const std::string> texts) const;
   // The similarity threshold for this model (the RecommendsThreshold concept): the option when
   // set; else, for a model engram calibrated, the calibrated value; else
-  // kDefaultSimilarityThreshold (0.85). Calibrated (bench/quality, docs/answer-quality.md):
-  //   all-MiniLM-L6-v2   0.80   the lowest threshold at which the pairs a lexical guard cannot
-  //                            judge (same template, different question) stop being served
-  //                            (<= ~5 %) while paraphrase recall stays near 72 %.
+  // kDefaultSimilarityThreshold (0.85). Calibrated on bench/quality/pairs.jsonl
+  // (docs/answer-quality.md):
+  //   all-MiniLM-L6-v2   0.75   the highest threshold keeping paraphrase recall >= 80 % (84 %
+  //                            without a guard) with a guard that costs up to 2 points; a
+  //                            threshold cannot remove opposites (the guard's job), and higher
+  //                            ones trade ~3 recall points per point of false hits removed.
   // A model counts as all-MiniLM-L6-v2 when its model.safetensors is the published file (SHA-256
   // 53aa51172d142c89...), or when its name (BertOptions::name or the directory's name, an
   // "owner/" prefix ignored, case-insensitive) is all-MiniLM-L6-v2 and it has the architecture
