@@ -437,7 +437,8 @@ std::string render_svg(const std::vector<LabelledPair>& pairs, const std::vector
   }
   const Panel left{70, 50, 380, 300, x0, x1, 0.0, 1.0};
   std::vector<double> x_ticks;
-  for (int i = 0; i <= 5; ++i) x_ticks.push_back(x0 + (x1 - x0) * i / 5.0);
+  const double tick_step = x1 - x0 > 0.3 ? 0.1 : 0.05;
+  for (double t = std::ceil(x0 / tick_step - 1e-9) * tick_step; t <= x1 + 1e-9; t += tick_step) x_ticks.push_back(t);
   const std::vector<double> unit_ticks{0.0, 0.2, 0.4, 0.6, 0.8, 1.0};
   axes(svg, left, "similarity threshold", "precision / recall", x_ticks, unit_ticks);
   curve(svg, left, guard_off, true, "precision-off", "#1f77b4", true);
