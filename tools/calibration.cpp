@@ -465,7 +465,8 @@ std::string render_svg(const std::vector<LabelledPair>& pairs, const std::vector
     svg << "<g class=\"legend\" font-family=\"sans-serif\" font-size=\"11\" fill=\"#222\">\n";
     for (std::size_t i = 0; i < left_legend.size(); ++i) {
       const double lx = left.left + static_cast<double>(i % 2) * 190;
-      const double ly = left.top + left.height + 50 + static_cast<double>(i / 2) * 15;
+      const std::size_t row = i / 2;
+      const double ly = left.top + left.height + 50 + static_cast<double>(row) * 15;
       const auto& [label_color, dashed] = left_legend[i];
       svg << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly) << "\" x2=\"" << num(lx + 22) << "\" y2=\"" << num(ly)
           << "\" stroke=\"" << label_color.second << "\" stroke-width=\"2\""

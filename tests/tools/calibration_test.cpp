@@ -116,7 +116,9 @@ TEST(PairFile, ErrorsNameTheLine) {
   };
   for (const Case& c : cases) {
     std::size_t line = 0;
-    const std::string message = parse_error(kGood + "\n\n" + c.bad_line + "\n" + kGood + "\n", &line);
+    std::string text = kGood;
+    text.append("\n\n").append(c.bad_line).append("\n").append(kGood).append("\n");
+    const std::string message = parse_error(text, &line);
     EXPECT_EQ(line, 3U) << c.bad_line << " -> " << message;
     EXPECT_NE(message.find("pairs.jsonl:3: "), std::string::npos) << message;
     EXPECT_NE(message.find(c.message), std::string::npos) << c.bad_line << " -> " << message;
