@@ -4,12 +4,17 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <string_view>
 
 #include "bert_model.hpp"
 #include "engram/errors.hpp"
+#include "engram/options.hpp"
 #include "wordpiece.hpp"
 
 namespace engram {
@@ -56,6 +61,33 @@ void configure_blas_threads() {
     }
     openblas_set_num_threads(threads);
   });
+}
+
+// Thresholds measured on bench/quality/pairs.jsonl (docs/answer-quality.md explains the choice).
+struct CalibratedModel {
+  std::string_view name;
+  std::string_view sha256_prefix;  // of model.safetensors as published
+  std::size_t layers;
+  std::size_t hidden;
+  BertPooling pooling;
+  double threshold;
+};
+constexpr std::array<CalibratedModel, 1> kCalibratedModels{{
+    {"all-minilm-l6-v2", "53aa51172d142c89", 6, 384, BertPooling::kMean, 0.75},
+}};
+
+std::optional<double> calibrated_threshold(const BertModelInfo& info) {
+  std::string name = info.name.substr(info.name.rfind('/') == std::string::npos ? 0 : info.name.rfind('/') + 1);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const CalibratedModel& m : kCalibratedModels) {
+    if (info.weights_sha256.starts_with(m.sha256_prefix)) return m.threshold;
+    if (name == m.name && info.num_layers == m.layers && info.hidden_size == m.hidden && info.pooling == m.pooling &&
+        info.normalize) {
+      return m.threshold;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -115,6 +147,16 @@ class BertEmbedder::Impl {
     info_.weights_sha256 = sha256_file(weights_file);
     fingerprint_ =
         "bert:" + info_.name + ":" + info_.weights_sha256.substr(0, 16) + ":d" + std::to_string(config.hidden);
+    if (options_.recommended_threshold) {
+      const double t = *options_.recommended_threshold;
+      if (!(t >= -1.0 && t <= 1.0)) {
+        throw InvalidArgument("BertOptions::recommended_threshold " + std::to_string(t) +
+                              " is outside [-1, 1]. Remediation: a cosine similarity threshold, e.g. 0.8.");
+      }
+      recommended_threshold_ = t;
+    } else if (options_.query_prefix.empty()) {
+      recommended_threshold_ = calibrated_threshold(info_).value_or(kDefaultSimilarityThreshold);
+    }
   }
 
   std::vector<std::int32_t> tokenize(std::string_view text) const {
@@ -149,6 +191,7 @@ class BertEmbedder::Impl {
 
   BertOptions options_;
   BertModelInfo info_;
+  double recommended_threshold_ = kDefaultSimilarityThreshold;
   std::string fingerprint_;
   std::unique_ptr<detail::WordPieceTokenizer> tokenizer_;
   std::unique_ptr<detail::BertModel> model_;
@@ -165,6 +208,7 @@ std::vector<std::vector<float>> BertEmbedder::embed_batch(std::span<const std::s
 }
 std::vector<std::int32_t> BertEmbedder::tokenize(std::string_view text) const { return impl_->tokenize(text); }
 const BertModelInfo& BertEmbedder::info() const noexcept { return impl_->info_; }
+double BertEmbedder::recommended_threshold() const noexcept { return impl_->recommended_threshold_; }
 
 std::filesystem::path default_model_dir(std::string_view name) {
   std::filesystem::path root;

@@ -206,6 +206,37 @@ TEST_F(RealModel, SemanticCacheOnSqliteServesAParaphraseAndRejectsAnotherEmbedde
   EXPECT_THROW(SemanticCache(SqliteStore(db), HashingEmbedder{}), EmbedderMismatch);
 }
 
+// The calibrated threshold (docs/answer-quality.md): SemanticCache uses it when the option is
+// unset; BertOptions::recommended_threshold and CacheOptions::similarity_threshold override it.
+TEST_F(RealModel, RecommendedThresholdIsCalibratedAndUsedByTheCache) {
+  static_assert(RecommendsThreshold<BertEmbedder>);
+  EXPECT_DOUBLE_EQ(model_->recommended_threshold(), 0.75);
+  testing::TempDir tmp;
+  {
+    SemanticCache cache(SqliteStore(tmp / "default.db"), *model_);
+    EXPECT_DOUBLE_EQ(cache.similarity_threshold(), 0.75);
+  }
+  {
+    SemanticCache cache(SqliteStore(tmp / "option.db"), *model_, CacheOptions{.similarity_threshold = 0.9});
+    EXPECT_DOUBLE_EQ(cache.similarity_threshold(), 0.9);
+  }
+  const BertEmbedder custom(default_model_dir(testing::kModelName), BertOptions{.recommended_threshold = 0.6});
+  EXPECT_DOUBLE_EQ(custom.recommended_threshold(), 0.6);
+  {
+    SemanticCache cache(SqliteStore(tmp / "custom.db"), custom);
+    EXPECT_DOUBLE_EQ(cache.similarity_threshold(), 0.6);
+  }
+  // Renamed but the same weights: still calibrated. With a query prefix: the default.
+  EXPECT_DOUBLE_EQ(
+      BertEmbedder(default_model_dir(testing::kModelName), BertOptions{.name = "renamed"}).recommended_threshold(),
+      0.75);
+  EXPECT_DOUBLE_EQ(BertEmbedder(default_model_dir(testing::kModelName), BertOptions{.query_prefix = "query: "})
+                       .recommended_threshold(),
+                   kDefaultSimilarityThreshold);
+  EXPECT_THROW(BertEmbedder(default_model_dir(testing::kModelName), BertOptions{.recommended_threshold = 1.5}),
+               InvalidArgument);
+}
+
 // Changes the environment: no other thread runs while it does.
 // NOLINTBEGIN(concurrency-mt-unsafe)
 TEST(DefaultModelDir, FollowsTheEnvironment) {

@@ -8,6 +8,7 @@
 
 #include "bert_test_util.hpp"
 #include "engram/errors.hpp"
+#include "engram/options.hpp"
 #include "temp_dir.hpp"
 
 namespace engram {
@@ -90,6 +91,16 @@ TEST_F(TinyModel, FingerprintFollowsTheWeightsAndTheName) {
   EXPECT_EQ(BertEmbedder(dir_, BertOptions{.name = "mini"}).fingerprint().rfind("bert:mini:", 0), 0u);
   write_weights(testing::tiny_tensors(config_, "F16"));
   EXPECT_NE(BertEmbedder(dir_).fingerprint(), a);
+}
+
+// An unknown model gets kDefaultSimilarityThreshold; the calibrated MiniLM value needs the
+// MiniLM architecture as well as the name.
+TEST_F(TinyModel, RecommendedThresholdDefaultsForUnknownModels) {
+  EXPECT_DOUBLE_EQ(BertEmbedder(dir_).recommended_threshold(), kDefaultSimilarityThreshold);
+  EXPECT_DOUBLE_EQ(BertEmbedder(dir_, BertOptions{.name = "all-MiniLM-L6-v2"}).recommended_threshold(),
+                   kDefaultSimilarityThreshold);
+  EXPECT_DOUBLE_EQ(BertEmbedder(dir_, BertOptions{.recommended_threshold = 0.6}).recommended_threshold(), 0.6);
+  EXPECT_THROW(BertEmbedder(dir_, BertOptions{.recommended_threshold = -1.5}), InvalidArgument);
 }
 
 TEST_F(TinyModel, MaxTokensTruncatesAndIsChecked) {

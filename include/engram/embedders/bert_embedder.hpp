@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,6 +51,11 @@ struct BertOptions {
   std::size_t max_tokens = 0;
   // The model name in fingerprint(). Empty: the directory's name.
   std::string name{};
+  // The cosine threshold recommended_threshold() reports (and SemanticCache uses when
+  // CacheOptions::similarity_threshold is unset). Unset: the value calibrated for the model when
+  // engram knows it (see recommended_threshold()), else kDefaultSimilarityThreshold. A value
+  // outside [-1, 1] throws InvalidArgument at construction.
+  std::optional<double> recommended_threshold{};
 };
 
 enum class BertPooling { kMean, kCls };
@@ -91,6 +97,20 @@ class BertEmbedder {
   // embed() of every text, computed together: all tokens of the batch go through each weight
   // matrix in one GEMM. Same results as embed() per text (to float rounding).
   std::vector<std::vector<float>> embed_batch(std::span<const std::string> texts) const;
+  // The similarity threshold for this model (the RecommendsThreshold concept): the option when
+  // set; else, for a model engram calibrated, the calibrated value; else
+  // kDefaultSimilarityThreshold (0.85). Calibrated on bench/quality/pairs.jsonl
+  // (docs/answer-quality.md):
+  //   all-MiniLM-L6-v2   0.75   the highest threshold keeping paraphrase recall >= 80 % (84 %
+  //                            without a guard) with a guard that costs up to 2 points; a
+  //                            threshold cannot remove opposites (the guard's job), and higher
+  //                            ones trade ~3 recall points per point of false hits removed.
+  // A model counts as all-MiniLM-L6-v2 when its model.safetensors is the published file (SHA-256
+  // 53aa51172d142c89...), or when its name (BertOptions::name or the directory's name, an
+  // "owner/" prefix ignored, case-insensitive) is all-MiniLM-L6-v2 and it has the architecture
+  // (6 layers, hidden size 384, mean pooling, normalized) — e.g. an F16 conversion. A
+  // query_prefix changes the similarity scale: with one, only the option or the default applies.
+  double recommended_threshold() const noexcept;
   // Token ids embed() would feed the encoder for `text` (query_prefix applied).
   std::vector<std::int32_t> tokenize(std::string_view text) const;
 
