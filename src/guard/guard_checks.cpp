@@ -348,10 +348,52 @@ std::string_view entity_form(std::string_view stem) {
   return stem;
 }
 
+// Short and long names of one thing, folded: "JS" asks about JavaScript.
+std::string_view canonical_entity(std::string_view form) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 18> kAliases = {{
+      {"js", "javascript"},
+      {"ts", "typescript"},
+      {"postgres", "postgresql"},
+      {"psql", "postgresql"},
+      {"k8s", "kubernetes"},
+      {"mac", "macos"},
+      {"osx", "macos"},
+      {"usa", "us"},
+      {"america", "us"},
+      {"nodejs", "node"},
+      {"node.js", "node"},
+      {"wi-fi", "wifi"},
+      {"golang", "go"},
+      {"py", "python"},
+      {"vscode", "vs code"},
+      {"uk", "britain"},
+      {"gb", "britain"},
+      {"mongo", "mongodb"},
+  }};
+  for (const auto& [alias, name] : kAliases) {
+    if (form == alias) return name;
+  }
+  return form;
+}
+
 bool has_entity(const Analysis& x, std::string_view entity_stem) {
-  const std::string_view wanted = entity_form(entity_stem);
+  const std::string_view wanted = canonical_entity(entity_form(entity_stem));
   for (std::size_t i = 0; i < x.tok.tokens.size(); ++i) {
-    if (entity_form(x.tok.stem(i)) == wanted) return true;
+    if (canonical_entity(entity_form(x.tok.stem(i))) == wanted) return true;
+  }
+  return false;
+}
+
+// True when an entity of `x` is missing from `y`.
+bool entity_missing(const Analysis& x, const Analysis& y) {
+  return std::any_of(x.entities.begin(), x.entities.end(),
+                     [&](std::uint32_t e) { return !has_entity(y, x.tok.stem(e)); });
+}
+
+// True when `x` has a content word that `y` lacks.
+bool has_unshared_content(const Analysis& x, const Analysis& y) {
+  for (std::size_t i = 0; i < x.tok.tokens.size(); ++i) {
+    if (is_content(x, i) && !has_entity(y, x.tok.stem(i))) return true;
   }
   return false;
 }
@@ -392,13 +434,10 @@ bool roles_swapped(const Analysis& a, const Analysis& b) {
 }  // namespace
 
 bool entities_match(const Analysis& a, const Analysis& b) {
-  for (const std::uint32_t e : a.entities) {
-    if (!has_entity(b, a.tok.stem(e))) return false;
-  }
-  for (const std::uint32_t e : b.entities) {
-    if (!has_entity(a, b.tok.stem(e))) return false;
-  }
-  return true;
+  // An entity of one text missing from the other rejects when the other puts a word of its own
+  // in its place ("ship to Canada" / "ship to Mexico"); a text that only adds an entity to the
+  // other's words ("center a div" / "center a div in CSS") asks the same, more precisely.
+  return !(entity_missing(a, b) && has_unshared_content(b, a)) && !(entity_missing(b, a) && has_unshared_content(a, b));
 }
 
 bool direction_matches(const Analysis& a, const Analysis& b) {

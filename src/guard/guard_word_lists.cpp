@@ -126,6 +126,12 @@ constexpr AntonymRow kEnAntonyms[] = {
     {"boil|boiling|melt|melting", "freeze|freezing"},
     {"deficiency|deficient|shortage", "excess|overdose|surplus"},
     {"pros|advantages|benefits", "cons|disadvantages|drawbacks"},
+    {"benefit|benefits", "risk|risks|danger|dangers"},
+    {"crisp|crispy|crunchy", "soggy|mushy"},
+    {"thaw|thawed|defrost|defrosted", "freeze|frozen"},
+    {"bright|brighter|brighten", "dim|dimmer|darker|darken"},
+    {"grant|granted", "revoke|revoked"},
+    {"hard|harder|firm", "soft|softer"},
     {"profit|profits", "loss|losses"},
     {"win|won|winning|winner", "lose|lost|losing|loser"},
     {"victory", "defeat"},
@@ -230,14 +236,15 @@ constexpr AntonymRow kEnAntonyms[] = {
 };
 
 constexpr std::string_view kEnNegation[] = {
-    "not",     "no",    "never",  "without", "cannot", "nothing", "none",    "nobody",   "neither", "nor",
-    "nowhere", "non",   "dont",   "doesnt",  "didnt",  "cant",    "couldnt", "shouldnt", "wouldnt", "isnt",
-    "arent",   "wasnt", "werent", "havent",  "hasnt",  "hadnt",   "wont",    "aint",     "mustnt",  "neednt",
+    "not",    "no",     "never",  "without", "cannot", "nothing", "none",     "nobody",  "neither", "nor",   "nowhere",
+    "non",    "dont",   "doesnt", "didnt",   "cant",   "couldnt", "shouldnt", "wouldnt", "isnt",    "arent", "wasnt",
+    "werent", "havent", "hasnt",  "hadnt",   "wont",   "aint",    "mustnt",   "neednt",  "unable",  "avoid",
 };
 
 constexpr NumberWord kEnNumbers[] = {
-    {"zero", 0},  {"two", 2},  {"three", 3}, {"four", 4},    {"five", 5},    {"six", 6},     {"seven", 7},
-    {"eight", 8}, {"nine", 9}, {"ten", 10},  {"eleven", 11}, {"twelve", 12}, {"twenty", 20},
+    {"zero", 0},    {"two", 2},   {"three", 3},  {"four", 4},   {"five", 5},    {"six", 6},
+    {"seven", 7},   {"eight", 8}, {"nine", 9},   {"ten", 10},   {"eleven", 11}, {"twelve", 12},
+    {"twenty", 20}, {"twice", 2}, {"thrice", 3}, {"dozen", 12},
 };
 
 constexpr std::string_view kEnSoftOnes[] = {"one"};
@@ -264,7 +271,6 @@ constexpr std::string_view kEnFunctionWords[] = {
 constexpr ConnectorWord kEnConnectors[] = {
     {"to", ConnectorKind::kTo, false},
     {"into", ConnectorKind::kTo, false},
-    {"in", ConnectorKind::kTo, false},
     {"than", ConnectorKind::kThan, false},
 };
 
@@ -299,7 +305,9 @@ constexpr AntonymRow kDeAntonyms[] = {
     {"hochladen|hochgeladen|upload", "herunterladen|heruntergeladen|download"},
     {"importieren|importiert|import", "exportieren|exportiert|export"},
     {"hinzufügen|hinzugefügt|füge hinzu", "entfernen|entfernt|löschen|gelöscht|lösche"},
-    {"erhöhen|erhöht|erhöhung|steigern", "verringern|verringert|senken|gesenkt|reduzieren"},
+    {"erhöhen|erhöhe|erhöhst|erhöht|erhöhung|steigern|steigere",
+     "verringern|verringere|verringert|senken|senke|senkst|senkt|gesenkt|reduzieren|reduziere"},
+    {"vorteil|vorteile", "nachteil|nachteile"},
     {"maximum|maximal|max", "minimum|minimal|min"},
     {"mehr", "weniger"},
     {"vor|vorher|bevor", "nach|nachher|danach"},
@@ -400,6 +408,7 @@ constexpr std::string_view kDePrefixExceptions[] = {
 // French
 // ---------------------------------------------------------------------------------------------
 constexpr AntonymRow kFrAntonyms[] = {
+    {"avantage|avantages", "inconvénient|inconvénients"},
     {"activer|activé|activée|activation", "désactiver|désactivé|désactivée|désactivation"},
     {"allumer|allumé|allumée", "éteindre|éteint|éteinte"},
     {"ouvrir|ouvert|ouverte|ouverture", "fermer|fermé|fermée|fermeture"},
@@ -493,10 +502,11 @@ constexpr std::string_view kFrPrefixExceptions[] = {
 // ---------------------------------------------------------------------------------------------
 constexpr AntonymRow kEsAntonyms[] = {
     {"activar|activado|activada|activación", "desactivar|desactivado|desactivada|desactivación"},
-    {"encender|encendido|encendida|prender", "apagar|apagado|apagada"},
+    {"encender|enciendo|enciende|enciendes|encienden|encendido|encendida|prender|prendo",
+     "apagar|apago|apaga|apagas|apagan|apagado|apagada"},
     {"abrir|abierto|abierta", "cerrar|cerrado|cerrada"},
     {"conectar|conectado|conexión", "desconectar|desconectado|desconexión"},
-    {"subir|subido", "bajar|bajado|descargar|descargado"},
+    {"subir|subo|sube|subes|suben|subido", "bajar|bajan|bajado|descargar|descargo|descarga|descargan|descargado"},
     {"importar|importado|importación", "exportar|exportado|exportación"},
     {"añadir|añadido|agregar|agregado", "eliminar|eliminado|quitar|quitado|borrar|borrado"},
     {"aumentar|aumentado|aumento|incrementar", "disminuir|disminuido|reducir|reducido|bajar"},
