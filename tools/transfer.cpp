@@ -178,7 +178,7 @@ ImportResult import_entries(std::FILE* in, const std::string& name, AnyStore& ds
 MigrateResult migrate_entries(const AnyStore& src, const StoreIdentity& src_identity, AnyStore& dst,
                               const MigrateOptions& options) {
   const auto started = std::chrono::steady_clock::now();
-  if (src.description() == dst.description())
+  if (src.description() == dst.description() && src.description() != "dict:")
     throw InvalidArgument("source and destination are the same store (" + src.description() +
                           "). Remediation: name another destination.");
   open_destination(dst, src_identity, options.reembed);

@@ -13,9 +13,17 @@ namespace engram {
 namespace {
 
 [[noreturn]] void bad(std::string_view uri, const std::string& why) {
-  // The text may hold a password: quote only a bounded, printable-escaped form of it.
+  // The text may hold a password: the user info is masked, and only a bounded,
+  // printable-escaped form of the rest is quoted.
+  std::string masked(uri);
+  if (const auto scheme_end = masked.find("://"); scheme_end != std::string::npos) {
+    const std::size_t start = scheme_end + 3;
+    const std::size_t end = masked.find_first_of("/?#", start);
+    const std::size_t at = masked.rfind('@', end == std::string::npos ? std::string::npos : end);
+    if (at != std::string::npos && at >= start) masked.replace(start, at - start, "***");
+  }
   std::string shown;
-  for (char c : uri.substr(0, 200)) {
+  for (char c : std::string_view(masked).substr(0, 200)) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) {
       static constexpr char kHex[] = "0123456789abcdef";
@@ -26,7 +34,7 @@ namespace {
       shown += c;
     }
   }
-  if (uri.size() > 200) shown += "...";
+  if (masked.size() > 200) shown += "...";
   throw InvalidArgument("invalid store URI '" + shown + "': " + why +
                         ". Remediation: use sqlite:PATH, redis://[:password@]host[:port][/db][?prefix=P] or dict:[NAME].");
 }

@@ -12,8 +12,9 @@
 //                    leaves the earlier entries written; has_bulk_insert() says which)
 //   touch_many       update_access() once per hit (what SemanticCache does without it)
 //   iter_index_rows  iter_all(), projected onto IndexRow
-//   maintenance      maintenance_kinds() is empty, maintenance_state() holds only "backend",
-//                    run_maintenance(kind) throws InvalidArgument (every kind is unknown)
+//   maintenance      one kind, "integrity_check": runs integrity_check() and throws
+//                    StoreCorrupt when it fails (no data changes); maintenance_state() holds
+//                    only "backend"; any other kind throws InvalidArgument
 //
 // Thread safety: as the wrapped store (one handle is not thread-safe; the cache serializes
 // calls). Errors: whatever the wrapped store throws; a moved-from AnyStore throws CacheClosed.
@@ -94,6 +95,9 @@ class AnyStoreBase {
   virtual const char* backend() const noexcept = 0;
 };
 
+// The one maintenance kind AnyStore offers for a store without maintenance of its own.
+inline constexpr const char* kIntegrityKind = "integrity_check";
+
 template <class S>
 class AnyStoreModel final : public AnyStoreBase {
  public:
@@ -165,7 +169,7 @@ class AnyStoreModel final : public AnyStoreBase {
   }
   std::vector<std::string> maintenance_kinds() const override {
     if constexpr (MaintainableStore<S>) return store_.maintenance_kinds();
-    else return {};
+    else return {kIntegrityKind};
   }
   std::map<std::string, std::string> maintenance_state() const override {
     if constexpr (MaintainableStore<S>) return store_.maintenance_state();
@@ -175,8 +179,16 @@ class AnyStoreModel final : public AnyStoreBase {
     if constexpr (MaintainableStore<S>) {
       store_.run_maintenance(kind);
     } else {
-      throw InvalidArgument(std::string("the ") + backend() + " store offers no maintenance ('" + std::string(kind) +
-                            "' requested). Remediation: check maintenance_kinds() first.");
+      (void)store_.read_version_counter();  // CacheClosed before open() and after close()
+      if (kind != kIntegrityKind) {
+        throw InvalidArgument(std::string("the ") + backend() + " store offers only the '" + kIntegrityKind +
+                              "' maintenance kind, not '" + std::string(kind) +
+                              "'. Remediation: check maintenance_kinds() first.");
+      }
+      if (!store_.integrity_check()) {
+        throw StoreCorrupt(std::string("the ") + backend() +
+                           " store failed its integrity check. Remediation: restore it from a snapshot or an export.");
+      }
     }
   }
   bool has_bulk_insert() const noexcept override { return BulkInsertStore<S>; }
