@@ -250,15 +250,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> phases = {"loaded", "settled"};
   phases.insert(phases.end(), fixture().kinds.begin(), fixture().kinds.end());
   for (const std::string& phase : phases) {
-    benchmark::RegisterBenchmark(("P1/get_by_hash/" + phase).c_str(),
-                                 [phase](benchmark::State& s) { phase_workloads(s, phase, true); })
-        ->Iterations(1);
-    benchmark::RegisterBenchmark(("P2/iter_index_rows/" + phase).c_str(),
-                                 [phase](benchmark::State& s) { phase_index_rows(s, phase); })
-        ->Iterations(1);
-    benchmark::RegisterBenchmark(("P3/cache_get/" + phase).c_str(),
-                                 [phase](benchmark::State& s) { phase_cache(s, phase); })
-        ->Iterations(1);
+    benchmark::RegisterBenchmark(("P1/get_by_hash/" + phase).c_str(), [phase](benchmark::State& s) {
+      phase_workloads(s, phase, true);
+    })->Iterations(1);
+    benchmark::RegisterBenchmark(("P2/iter_index_rows/" + phase).c_str(), [phase](benchmark::State& s) {
+      phase_index_rows(s, phase);
+    })->Iterations(1);
+    benchmark::RegisterBenchmark(("P3/cache_get/" + phase).c_str(), [phase](benchmark::State& s) {
+      phase_cache(s, phase);
+    })->Iterations(1);
   }
   benchmark::RegisterBenchmark("M1/migrate_sqlite_sqlite", migrate_bench)->Iterations(1)->Unit(benchmark::kMillisecond);
   return engram::bench::run_main(argc, argv);

@@ -110,8 +110,8 @@ std::string entry_text(const StoredEntry& e, std::int64_t now) {
   };
   return "#" + std::to_string(e.id) + " ns \"" + shorten(e.ns) + "\" hash " + e.query_hash.hex() +
          "\n    query: " + shorten(e.query) + "\n    response: " + shorten(e.response) +
-         "\n    metadata: " + shorten(e.metadata) +
-         "\n    created_at_ms " + std::to_string(e.created_at.time_since_epoch().count()) + ", last_accessed_at_ms " +
+         "\n    metadata: " + shorten(e.metadata) + "\n    created_at_ms " +
+         std::to_string(e.created_at.time_since_epoch().count()) + ", last_accessed_at_ms " +
          std::to_string(e.last_accessed_at.time_since_epoch().count()) + ", ttl " + ttl + ", accesses " +
          std::to_string(e.access_count) + ", dim " + std::to_string(e.embedding.size()) + "\n";
 }
@@ -134,14 +134,12 @@ void add_info(CLI::App& app, int& exit_code) {
       const bool ok = store.integrity_check();
       const auto namespaces = store.list_namespaces();
       if (o->json) {
-        std::string out = "{\"store\":" + json_string(store.description()) +
-                          ",\"backend\":" + json_string(store.backend()) +
-                          ",\"fingerprint\":" + json_string(identity.fingerprint) +
-                          ",\"dim\":" + std::to_string(identity.dim) +
-                          ",\"schema_version\":" + json_string(schema_of(store)) +
-                          ",\"integrity_ok\":" + (ok ? "true" : "false") +
-                          ",\"entries\":" + std::to_string(store.count()) +
-                          ",\"version\":" + std::to_string(store.read_version_counter()) + ",\"namespaces\":[";
+        std::string out =
+            "{\"store\":" + json_string(store.description()) + ",\"backend\":" + json_string(store.backend()) +
+            ",\"fingerprint\":" + json_string(identity.fingerprint) + ",\"dim\":" + std::to_string(identity.dim) +
+            ",\"schema_version\":" + json_string(schema_of(store)) + ",\"integrity_ok\":" + (ok ? "true" : "false") +
+            ",\"entries\":" + std::to_string(store.count()) +
+            ",\"version\":" + std::to_string(store.read_version_counter()) + ",\"namespaces\":[";
         for (std::size_t i = 0; i < namespaces.size(); ++i) {
           const auto quota = store.get_namespace_quota(namespaces[i]);
           out += (i ? "," : "") + std::string("{\"name\":") + json_string(namespaces[i]) +
@@ -174,8 +172,8 @@ void add_stats(CLI::App& app, int& exit_code) {
     std::vector<std::string> labels;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = add_command(app, "stats",
-                          "Cache statistics of the store as a fresh cache sees it (entries, index memory, ...)");
+  auto* cmd =
+      add_command(app, "stats", "Cache statistics of the store as a fresh cache sees it (entries, index memory, ...)");
   add_store_positional(cmd, o->store);
   auto* json = cmd->add_flag("--json", o->json, "print one JSON object");
   auto* prom = cmd->add_flag("--prometheus", o->prometheus, "print the Prometheus text exposition (format 0.0.4)");
@@ -248,13 +246,11 @@ void add_inspect(CLI::App& app, int& exit_code) {
       const auto kinds = store.maintenance_kinds();
       const auto namespaces = store.list_namespaces();
       if (o->json) {
-        std::string out = "{\"store\":" + json_string(store.description()) +
-                          ",\"backend\":" + json_string(store.backend()) +
-                          ",\"fingerprint\":" + json_string(identity.fingerprint) +
-                          ",\"dim\":" + std::to_string(identity.dim) +
-                          ",\"schema_version\":" + json_string(schema_of(store)) +
-                          ",\"entries\":" + std::to_string(store.count()) +
-                          ",\"version\":" + std::to_string(store.read_version_counter()) + ",\"namespaces\":[";
+        std::string out =
+            "{\"store\":" + json_string(store.description()) + ",\"backend\":" + json_string(store.backend()) +
+            ",\"fingerprint\":" + json_string(identity.fingerprint) + ",\"dim\":" + std::to_string(identity.dim) +
+            ",\"schema_version\":" + json_string(schema_of(store)) + ",\"entries\":" + std::to_string(store.count()) +
+            ",\"version\":" + std::to_string(store.read_version_counter()) + ",\"namespaces\":[";
         for (std::size_t i = 0; i < namespaces.size(); ++i) {
           const auto quota = store.get_namespace_quota(namespaces[i]);
           out += (i ? "," : "") + std::string("{\"name\":") + json_string(namespaces[i]) +
@@ -334,12 +330,12 @@ void add_get_put_erase(CLI::App& app, int& exit_code) {
       if (g->json) {
         char sim[64];
         std::snprintf(sim, sizeof sim, "%.6f", hit->similarity);
-        std::printf("{\"hit\":true,\"layer\":\"%s\",\"similarity\":%s,\"id\":%lld,\"age_ms\":%lld,\"ns\":%s,"
-                    "\"matched_query\":%s,\"metadata\":%s,\"response\":%s}\n",
-                    to_string(hit->layer), sim, static_cast<long long>(hit->id),
-                    static_cast<long long>(hit->age.count()), json_string(hit->ns).c_str(),
-                    json_string(hit->matched_query).c_str(), json_string(hit->metadata).c_str(),
-                    json_string(hit->response).c_str());
+        std::printf(
+            "{\"hit\":true,\"layer\":\"%s\",\"similarity\":%s,\"id\":%lld,\"age_ms\":%lld,\"ns\":%s,"
+            "\"matched_query\":%s,\"metadata\":%s,\"response\":%s}\n",
+            to_string(hit->layer), sim, static_cast<long long>(hit->id), static_cast<long long>(hit->age.count()),
+            json_string(hit->ns).c_str(), json_string(hit->matched_query).c_str(), json_string(hit->metadata).c_str(),
+            json_string(hit->response).c_str());
       } else {
         std::printf("%s hit, similarity %.4f, id %lld, age %lld ms\nquery: %s\nmetadata: %s\n%s\n",
                     to_string(hit->layer), hit->similarity, static_cast<long long>(hit->id),
@@ -446,8 +442,8 @@ void add_store_commands(CLI::App& app, int& exit_code) {
   });
 
   auto r = std::make_shared<Opts>();
-  auto* restore = add_command(app, "restore",
-                              "Replace the store's content with a snapshot of the same backend (verified first)");
+  auto* restore =
+      add_command(app, "restore", "Replace the store's content with a snapshot of the same backend (verified first)");
   restore->add_option("SNAPSHOT", r->out, "the snapshot file")->required()->check(CLI::ExistingFile);
   add_store_positional(restore, r->store);
   restore->callback([r, &exit_code] {

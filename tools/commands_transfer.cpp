@@ -51,8 +51,9 @@ ProgressOptions progress_of(const CopyOpts& o, const char* label) {
 std::optional<AnyEmbedder> reembedder(const CLI::App* cmd, const CopyOpts& o) {
   if (!o.accept_re_embed) {
     if (cmd->count("--embedder") > 0)
-      throw InvalidArgument("--embedder needs --accept-re-embed here (a copy is lossless only without it). "
-                            "Remediation: add --accept-re-embed to re-embed every query.");
+      throw InvalidArgument(
+          "--embedder needs --accept-re-embed here (a copy is lossless only without it). "
+          "Remediation: add --accept-re-embed to re-embed every query.");
     return std::nullopt;
   }
   if (cmd->count("--embedder") == 0)
@@ -144,8 +145,8 @@ void add_migrate(CLI::App& app, int& exit_code) {
     bool restart = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("migrate",
-                                 "Copy every entry and quota from SRC to DST (any stores); lossless, resumable");
+  auto* cmd =
+      app.add_subcommand("migrate", "Copy every entry and quota from SRC to DST (any stores); lossless, resumable");
   add_store_positional(cmd, o->src, "SRC", "the source store URI (must exist)");
   add_store_positional(cmd, o->dst, "DST", "the destination store URI (created if missing)");
   add_copy_options(cmd, *o, true);
@@ -163,8 +164,8 @@ void add_migrate(CLI::App& app, int& exit_code) {
                                                     .progress = progress_of(*o, "migrate")});
       std::printf("migrated %llu entries (%llu in total%s) and %zu quotas from %s to %s in %.2f s (%.0f rows/s)\n",
                   static_cast<unsigned long long>(r.copied), static_cast<unsigned long long>(r.total),
-                  r.resumed ? (", resumed after source id " + std::to_string(r.resumed_after)).c_str() : "",
-                  r.quotas, src.description().c_str(), dst.description().c_str(), r.seconds,
+                  r.resumed ? (", resumed after source id " + std::to_string(r.resumed_after)).c_str() : "", r.quotas,
+                  src.description().c_str(), dst.description().c_str(), r.seconds,
                   r.seconds > 0 ? static_cast<double>(r.copied) / r.seconds : 0.0);
       return kExitOk;
     });

@@ -227,7 +227,8 @@ LineDecoder::LineDecoder() : impl_(std::make_unique<Impl>()) {}
 LineDecoder::~LineDecoder() = default;
 
 void LineDecoder::padded(std::string& line) {
-  if (line.capacity() < line.size() + simdjson::SIMDJSON_PADDING) line.reserve(line.size() + simdjson::SIMDJSON_PADDING);
+  if (line.capacity() < line.size() + simdjson::SIMDJSON_PADDING)
+    line.reserve(line.size() + simdjson::SIMDJSON_PADDING);
 }
 
 namespace {
@@ -408,7 +409,7 @@ StoredEntry LineDecoder::decode_entry(const std::string& line, std::size_t dim) 
   });
   if (have != kAll) {
     static constexpr std::array<const char*, 10> kNames = {
-        "ns", "hash", "query", "response", "metadata", "created_at_ms", "last_accessed_at_ms",
+        "ns",     "hash",         "query",    "response", "metadata", "created_at_ms", "last_accessed_at_ms",
         "ttl_ms", "access_count", "embedding"};
     std::string missing;
     for (std::size_t i = 0; i < kNames.size(); ++i)

@@ -43,9 +43,9 @@ void Progress::draw(std::uint64_t done, bool final) {
   std::string eta = "-";
   if (r > 0 && total_ > done) {
     const auto secs = static_cast<long long>(static_cast<double>(total_ - done) / r);
-    eta = secs >= 3600   ? std::to_string(secs / 3600) + "h" + std::to_string(secs % 3600 / 60) + "m"
-          : secs >= 60   ? std::to_string(secs / 60) + "m" + std::to_string(secs % 60) + "s"
-                         : std::to_string(secs) + "s";
+    eta = secs >= 3600 ? std::to_string(secs / 3600) + "h" + std::to_string(secs % 3600 / 60) + "m"
+          : secs >= 60 ? std::to_string(secs / 60) + "m" + std::to_string(secs % 60) + "s"
+                       : std::to_string(secs) + "s";
   }
   if (tty_) {
     constexpr int kWidth = 30;

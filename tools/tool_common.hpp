@@ -22,8 +22,7 @@ inline constexpr int kExitMiss = 3;  // a get that missed; a verify that found d
 
 // Strict parsers: the whole text must be the number (no sign for unsigned, no spaces, no
 // suffix, decimal only), within [min, max]. nullopt when not.
-std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t min = 0,
-                                        std::uint64_t max = UINT64_MAX);
+std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t min = 0, std::uint64_t max = UINT64_MAX);
 std::optional<double> parse_double(std::string_view text, double min, double max);
 
 // Adds an option (or positional, when `name` has no leading '-') whose text must be an

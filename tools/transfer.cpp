@@ -192,8 +192,7 @@ MigrateResult migrate_entries(const AnyStore& src, const StoreIdentity& src_iden
   const auto recorded_source = dst.read_meta(kMetaMigrateSource);
   if (!options.restart && state == "running") {
     if (recorded_source != source_key)
-      throw InvalidArgument(dst.description() + " holds an unfinished migration from " +
-                            recorded_source.value_or("?") +
+      throw InvalidArgument(dst.description() + " holds an unfinished migration from " + recorded_source.value_or("?") +
                             ". Remediation: finish it by running that migration again, or pass --restart.");
     const auto last = dst.read_meta(kMetaMigrateLastId);
     const auto copied = dst.read_meta(kMetaMigrateCopied);

@@ -61,7 +61,7 @@ ImportResult import_entries(std::FILE* in, const std::string& name, AnyStore& ds
 // ---- migrate -----------------------------------------------------------------------------
 
 // Meta keys a migration keeps in the destination (so that a re-run resumes).
-inline constexpr const char* kMetaMigrateSource = "migrate.source";    // source URI and identity
+inline constexpr const char* kMetaMigrateSource = "migrate.source";   // source URI and identity
 inline constexpr const char* kMetaMigrateLastId = "migrate.last_id";  // last source id written
 inline constexpr const char* kMetaMigrateCopied = "migrate.copied";   // rows written so far
 inline constexpr const char* kMetaMigrateState = "migrate.state";     // "running" or "done"

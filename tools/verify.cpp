@@ -102,8 +102,8 @@ VerifyReport verify_stores(const AnyStore& source, const AnyStore& destination, 
 
   destination.iter_all([&](const StoredEntry& e) {
     ++report.destination_entries;
-    const std::string where = "namespace \"" + printable(e.ns) + "\" hash " + e.query_hash.hex() + " (\"" +
-                              printable(e.query) + "\")";
+    const std::string where =
+        "namespace \"" + printable(e.ns) + "\" hash " + e.query_hash.hex() + " (\"" + printable(e.query) + "\")";
     auto it = digests.find(key_of(e));
     if (it == digests.end()) {
       differ("missing_in_source", where + " is only in the destination");
@@ -125,8 +125,7 @@ VerifyReport verify_stores(const AnyStore& source, const AnyStore& destination, 
         differ("last_accessed_at", where + ": " + std::to_string(d.accessed) + " vs " +
                                        std::to_string(e.last_accessed_at.time_since_epoch().count()));
       if (d.access_count != e.access_count)
-        differ("access_count",
-               where + ": " + std::to_string(d.access_count) + " vs " + std::to_string(e.access_count));
+        differ("access_count", where + ": " + std::to_string(d.access_count) + " vs " + std::to_string(e.access_count));
     }
     if (!options.ignore_embeddings) {
       if (options.min_cosine) {
@@ -141,11 +140,12 @@ VerifyReport verify_stores(const AnyStore& source, const AnyStore& destination, 
   for (const auto& [key, d] : digests) {
     if (d.seen) continue;
     const std::string_view ns(key.data(), key.find('\0'));
-    differ("missing_in_destination", "namespace \"" + printable(ns) + "\" hash " + [&] {
-      QueryHash h;
-      std::memcpy(h.bytes.data(), key.data() + ns.size() + 1, h.bytes.size());
-      return h.hex();
-    }() + " is only in the source");
+    differ(
+        "missing_in_destination", "namespace \"" + printable(ns) + "\" hash " + [&] {
+          QueryHash h;
+          std::memcpy(h.bytes.data(), key.data() + ns.size() + 1, h.bytes.size());
+          return h.hex();
+        }() + " is only in the source");
   }
   return report;
 }

@@ -22,15 +22,15 @@ namespace engram::tool {
 struct VerifyOptions {
   std::optional<double> min_cosine{};  // compare embeddings by cosine (after a re-embed)
   bool ignore_embeddings = false;
-  bool ignore_access = false;  // skip last_accessed_at / access_count (a live source moves them)
+  bool ignore_access = false;   // skip last_accessed_at / access_count (a live source moves them)
   std::size_t max_report = 20;  // differences listed in full
 };
 
 struct VerifyReport {
-  std::uint64_t compared = 0;                            // entries present on both sides
+  std::uint64_t compared = 0;  // entries present on both sides
   std::uint64_t source_entries = 0, destination_entries = 0;
   std::map<std::string, std::uint64_t> counts_by_kind{};  // difference kind -> how many
-  std::vector<std::string> first{};                      // the first max_report, readable
+  std::vector<std::string> first{};                       // the first max_report, readable
   bool identical() const { return counts_by_kind.empty(); }
   std::string to_text() const;
   std::string to_json() const;

@@ -58,8 +58,8 @@ TEST(MigrateKill, KilledMigrationResumesAndVerifies) {
   }
   std::mt19937 rng(std::random_device{}());
   const int lines_before_kill = std::uniform_int_distribution<int>(2, 30)(rng);
-  const std::vector<std::string> args = {ENGRAM_CLI,      "migrate", src_uri, dst_uri, "--batch-size", "500",
-                                         "--progress-interval-ms", "0"};
+  const std::vector<std::string> args = {
+      ENGRAM_CLI, "migrate", src_uri, dst_uri, "--batch-size", "500", "--progress-interval-ms", "0"};
   Child child = spawn(args);
   char line[512];
   int seen = 0;

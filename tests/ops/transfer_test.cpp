@@ -44,8 +44,8 @@ ImportResult import_text(const std::string& text, AnyStore& dst, std::size_t bat
                          const AnyEmbedder* reembed = nullptr) {
   std::FILE* f = fmemopen(const_cast<char*>(text.data()), text.size(), "r");
   try {
-    auto r = import_entries(f, "test.jsonl", dst, ImportOptions{.batch_size = batch, .reembed = reembed,
-                                                                .progress = kQuiet});
+    auto r = import_entries(f, "test.jsonl", dst,
+                            ImportOptions{.batch_size = batch, .reembed = reembed, .progress = kQuiet});
     std::fclose(f);
     return r;
   } catch (...) {
@@ -55,14 +55,14 @@ ImportResult import_text(const std::string& text, AnyStore& dst, std::size_t bat
 }
 
 TEST(Base64, RoundTripsAndIsStrict) {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
-                                                       std::string("\0\xff\x80", 3)})
+  for (const std::string& s :
+       std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x80", 3)})
     EXPECT_EQ(base64_decode(base64_encode(s)), s);
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_FALSE(base64_decode("Zm9"));     // length
+  EXPECT_FALSE(base64_decode("Zm9"));       // length
   EXPECT_FALSE(base64_decode("Zm9v!A=="));  // alphabet
-  EXPECT_FALSE(base64_decode("Zg=a"));    // padding in the middle
-  EXPECT_FALSE(base64_decode("Zh=="));    // non-canonical trailing bits
+  EXPECT_FALSE(base64_decode("Zg=a"));      // padding in the middle
+  EXPECT_FALSE(base64_decode("Zh=="));      // non-canonical trailing bits
   EXPECT_FALSE(base64_decode("Zm9v\nYmFy"));
 }
 
@@ -147,8 +147,8 @@ TEST(Transfer, EmbedderIdentityIsEnforced) {
   // Re-embedding with the destination's embedder is allowed, and verify then compares by cosine.
   const AnyEmbedder hashing{HashingEmbedder(kOpsDim)};
   AnyStore re = open_store("dict:");
-  const auto r = migrate_entries(src, *src.recorded_identity(), re,
-                                 MigrateOptions{.reembed = &hashing, .progress = kQuiet});
+  const auto r =
+      migrate_entries(src, *src.recorded_identity(), re, MigrateOptions{.reembed = &hashing, .progress = kQuiet});
   EXPECT_EQ(r.copied, 10u);
   EXPECT_EQ(re.recorded_identity()->fingerprint, hashing.fingerprint());
   EXPECT_FALSE(verify_stores(src, re, {}).identical());  // identity and embeddings differ

@@ -35,8 +35,9 @@ namespace {
     }
   }
   if (masked.size() > 200) shown += "...";
-  throw InvalidArgument("invalid store URI '" + shown + "': " + why +
-                        ". Remediation: use sqlite:PATH, redis://[:password@]host[:port][/db][?prefix=P] or dict:[NAME].");
+  throw InvalidArgument(
+      "invalid store URI '" + shown + "': " + why +
+      ". Remediation: use sqlite:PATH, redis://[:password@]host[:port][/db][?prefix=P] or dict:[NAME].");
 }
 
 int hex_digit(char c) {

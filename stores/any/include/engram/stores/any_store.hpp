@@ -226,8 +226,8 @@ class AnyStore {
   // Wraps `store` (unopened or open). `description` names it in messages (default: the
   // backend name).
   template <class S>
-    requires(Store<S> && !std::is_same_v<std::remove_cvref_t<S>, AnyStore>)
-  explicit AnyStore(S store, std::string description = {})
+  requires(Store<S> &&
+           !std::is_same_v<std::remove_cvref_t<S>, AnyStore>) explicit AnyStore(S store, std::string description = {})
       : impl_(std::make_unique<detail::AnyStoreModel<S>>(std::move(store))), description_(std::move(description)) {
     if (description_.empty()) description_ = impl_->backend();
   }
@@ -286,9 +286,7 @@ class AnyStore {
   void set_namespace_quota(std::string_view ns, std::size_t max_entries) {
     impl().set_namespace_quota(ns, max_entries);
   }
-  std::optional<std::size_t> get_namespace_quota(std::string_view ns) const {
-    return impl().get_namespace_quota(ns);
-  }
+  std::optional<std::size_t> get_namespace_quota(std::string_view ns) const { return impl().get_namespace_quota(ns); }
   std::uint64_t read_version_counter() const { return impl().read_version_counter(); }
   std::optional<std::string> read_meta(std::string_view key) const { return impl().read_meta(key); }
   void write_meta(std::string_view key, std::string_view value) { impl().write_meta(key, value); }

@@ -23,12 +23,12 @@ enum class StoreKind { kSqlite, kRedis, kDict };
 
 struct StoreUri {
   StoreKind kind = StoreKind::kSqlite;
-  std::string path{};      // kSqlite: the file path; kDict: the name (empty: a private store)
-  std::string host{};      // kRedis
-  int port = 6379;         // kRedis, 1..65535
-  std::string username{};  // kRedis, empty: the default user
-  std::string password{};  // kRedis, empty: none given in the URI
-  int database = 0;        // kRedis, >= 0
+  std::string path{};             // kSqlite: the file path; kDict: the name (empty: a private store)
+  std::string host{};             // kRedis
+  int port = 6379;                // kRedis, 1..65535
+  std::string username{};         // kRedis, empty: the default user
+  std::string password{};         // kRedis, empty: none given in the URI
+  int database = 0;               // kRedis, >= 0
   std::string prefix = "engram";  // kRedis key prefix, non-empty, no '{' or '}'
   friend bool operator==(const StoreUri&, const StoreUri&) = default;
 };
