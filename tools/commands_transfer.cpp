@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "commands.hpp"
 #include "embedder_choice.hpp"
@@ -83,7 +84,7 @@ void add_export(CLI::App& app, int& exit_code) {
       const std::string tmp = o->file + ".partial";
       std::FILE* out = std::fopen(tmp.c_str(), "wb");
       if (out == nullptr)
-        throw CheckpointError("cannot create " + tmp + ": " + std::strerror(errno) +
+        throw CheckpointError("cannot create " + tmp + ": " + std::generic_category().message(errno) +
                               ". Remediation: check the directory.");
       try {
         const auto r = export_entries(store, identity, out, progress_of(*o, "export"));
@@ -119,7 +120,7 @@ void add_import(CLI::App& app, int& exit_code) {
       const auto embedder = reembedder(cmd, *o);
       std::FILE* in = o->file == "-" ? stdin : std::fopen(o->file.c_str(), "rb");
       if (in == nullptr)
-        throw InvalidArgument("cannot open " + o->file + ": " + std::strerror(errno) +
+        throw InvalidArgument("cannot open " + o->file + ": " + std::generic_category().message(errno) +
                               ". Remediation: check the path.");
       AnyStore store = open_store(o->store);
       ImportOptions options{.batch_size = static_cast<std::size_t>(o->batch),

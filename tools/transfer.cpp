@@ -1,9 +1,11 @@
 #include "transfer.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "engram/errors.hpp"
@@ -18,7 +20,7 @@ std::string identity_text(const StoreIdentity& id) { return id.fingerprint + " (
 
 void write_all(std::FILE* out, const std::string& text) {
   if (std::fwrite(text.data(), 1, text.size(), out) != text.size())
-    throw CheckpointError(std::string("cannot write the export: ") + std::strerror(errno) +
+    throw CheckpointError(std::string("cannot write the export: ") + std::generic_category().message(errno) +
                           ". Remediation: check the disk space and the output path.");
 }
 
@@ -51,7 +53,7 @@ void reembed_batch(std::vector<StoredEntry>& batch, const AnyEmbedder& embedder)
 }
 
 StoreIdentity open_destination(AnyStore& dst, const StoreIdentity& source, const AnyEmbedder* reembed) {
-  const StoreIdentity wanted = reembed ? StoreIdentity{reembed->fingerprint(), reembed->dim()} : source;
+  StoreIdentity wanted = reembed ? StoreIdentity{reembed->fingerprint(), reembed->dim()} : source;
   if (const auto recorded = dst.recorded_identity(); recorded && *recorded != wanted) {
     const std::string message =
         dst.description() + " records embedder " + identity_text(*recorded) + ", but the entries " +
@@ -120,7 +122,8 @@ ImportResult import_entries(std::FILE* in, const std::string& name, AnyStore& ds
       line.append(chunk, n);
     }
     if (std::ferror(in))
-      throw CheckpointError(name + ": read error: " + std::strerror(errno) + ". Remediation: check the file.");
+      throw CheckpointError(name + ": read error: " + std::generic_category().message(errno) +
+                            ". Remediation: check the file.");
     at_eof = true;
     if (!any) return false;
     ++line_no;

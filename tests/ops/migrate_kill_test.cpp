@@ -2,10 +2,10 @@
 // process, killed after a random number of its progress lines) resumes on the next run and
 // ends identical to the source.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <random>
 #include <string>

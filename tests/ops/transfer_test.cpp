@@ -258,7 +258,12 @@ TEST(Verify, FindsEachKindOfDifference) {
     EXPECT_EQ(r.counts_by_kind.count(kind), 1u) << kind << ": " << r.to_text();
   };
   EXPECT_TRUE(verify_stores(a, copy(), {}).identical());
-  changed([](AnyStore& b, StoredEntry e) { e.response += "!", b.insert(e); }, "response");
+  changed(
+      [](AnyStore& b, StoredEntry e) {
+        e.response += "!";
+        b.insert(e);
+      },
+      "response");
   changed([](AnyStore& b, const StoredEntry& e) { b.delete_by_id(e.id); }, "missing_in_destination");
   changed(
       [](AnyStore& b, StoredEntry e) {
@@ -267,10 +272,25 @@ TEST(Verify, FindsEachKindOfDifference) {
         b.insert(e);
       },
       "embedding");
-  changed([](AnyStore& b, StoredEntry e) { e.ttl = Millis(5), b.insert(e); }, "ttl");
-  changed([](AnyStore& b, StoredEntry e) { e.metadata = "{\"x\":1}", b.insert(e); }, "metadata");
+  changed(
+      [](AnyStore& b, StoredEntry e) {
+        e.ttl = Millis(5);
+        b.insert(e);
+      },
+      "ttl");
+  changed(
+      [](AnyStore& b, StoredEntry e) {
+        e.metadata = "{\"x\":1}";
+        b.insert(e);
+      },
+      "metadata");
   changed([](AnyStore& b, const StoredEntry&) { b.set_namespace_quota("support", 3); }, "quota");
-  changed([](AnyStore& b, StoredEntry e) { e.access_count += 1, b.insert(e); }, "access_count");
+  changed(
+      [](AnyStore& b, StoredEntry e) {
+        e.access_count += 1;
+        b.insert(e);
+      },
+      "access_count");
   changed(
       [](AnyStore& b, StoredEntry e) {
         e.query_hash.bytes[0] ^= 0xff;

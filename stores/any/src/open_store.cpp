@@ -173,7 +173,7 @@ AnyStore open_store(std::string_view text, const StoreUriOptions& options) {
   throw InvalidArgument("unknown store kind");
 }
 
-AnyStore AnyStore::restore_from(const std::filesystem::path& src, Location dest) {
+AnyStore AnyStore::restore_from(const std::filesystem::path& src, const Location& dest) {
   const StoreUri uri = parse_store_uri(dest);
   const std::string description = describe(uri);
   AnyStore out = [&]() -> AnyStore {

@@ -226,8 +226,8 @@ class AnyStore {
   // Wraps `store` (unopened or open). `description` names it in messages (default: the
   // backend name).
   template <class S>
-  requires(Store<S> &&
-           !std::is_same_v<std::remove_cvref_t<S>, AnyStore>) explicit AnyStore(S store, std::string description = {})
+  requires(!std::is_same_v<std::remove_cvref_t<S>, AnyStore> &&
+           Store<S>) explicit AnyStore(S store, std::string description = {})
       : impl_(std::make_unique<detail::AnyStoreModel<S>>(std::move(store))), description_(std::move(description)) {
     if (description_.empty()) description_ = impl_->backend();
   }
@@ -299,7 +299,7 @@ class AnyStore {
   // Restores the snapshot `src` (written by snapshot_to of the same backend) into the store
   // named by the URI `dest` and returns it unopened (see each store's restore_from).
   // Throws InvalidArgument (bad URI) and whatever the backend's restore_from throws.
-  static AnyStore restore_from(const std::filesystem::path& src, Location dest);
+  static AnyStore restore_from(const std::filesystem::path& src, const Location& dest);
 
   // ---- refinements: always present (see the header comment for the fallbacks) ----------
   std::vector<EntryId> insert_many(std::span<const StoredEntry> entries) { return impl().insert_many(entries); }
