@@ -137,15 +137,13 @@ VerifyReport verify_stores(const AnyStore& source, const AnyStore& destination, 
     }
     return true;
   });
-  for (const auto& [key, d] : digests) {
-    if (d.seen) continue;
+  for (const auto& entry : digests) {
+    if (entry.second.seen) continue;
+    const std::string& key = entry.first;
     const std::string_view ns(key.data(), key.find('\0'));
-    differ(
-        "missing_in_destination", "namespace \"" + printable(ns) + "\" hash " + [&] {
-          QueryHash h;
-          std::memcpy(h.bytes.data(), key.data() + ns.size() + 1, h.bytes.size());
-          return h.hex();
-        }() + " is only in the source");
+    QueryHash h;
+    std::memcpy(h.bytes.data(), key.data() + ns.size() + 1, h.bytes.size());
+    differ("missing_in_destination", "namespace \"" + printable(ns) + "\" hash " + h.hex() + " is only in the source");
   }
   return report;
 }

@@ -33,6 +33,7 @@ Child spawn(const std::vector<std::string>& args) {
     ::close(fds[0]);
     ::close(fds[1]);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
