@@ -1,14 +1,16 @@
 # Installation: headers, libraries and an engramConfig.cmake so that an installed engram is
 # used with find_package(engram) and the same engram::engram / engram::dict / engram::sqlite /
-# engram::redis / engram::bert / engram::http targets as add_subdirectory(engram).
+# engram::redis / engram::stores / engram::bert / engram::http targets as add_subdirectory(engram).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set_target_properties(engram_dict PROPERTIES EXPORT_NAME dict)
 set_target_properties(engram_sqlite PROPERTIES EXPORT_NAME sqlite)
-set(_engram_targets engram engram_dict engram_sqlite)
+set_target_properties(engram_stores PROPERTIES EXPORT_NAME stores)
+set(_engram_targets engram engram_dict engram_sqlite engram_stores)
 install(DIRECTORY include/engram DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY stores/dict/include/engram stores/sqlite/include/engram DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY stores/dict/include/engram stores/sqlite/include/engram stores/any/include/engram
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 if(ENGRAM_WITH_REDIS)
   set_target_properties(engram_redis PROPERTIES EXPORT_NAME redis)
   list(APPEND _engram_targets engram_redis)
@@ -49,6 +51,7 @@ if(ENGRAM_WITH_REDIS)
   string(APPEND ENGRAM_PC_REQUIRES " hiredis")
   set(ENGRAM_PC_LIBS "-lengram_redis ${ENGRAM_PC_LIBS}")
 endif()
+set(ENGRAM_PC_LIBS "-lengram_stores ${ENGRAM_PC_LIBS}")  # AnyStore links the stores above
 if(ENGRAM_WITH_BERT)
   string(APPEND ENGRAM_PC_REQUIRES " openblas libcrypto")
   set(ENGRAM_PC_LIBS "-lengram_bert ${ENGRAM_PC_LIBS}")

@@ -15,6 +15,7 @@
 #include "engram/hash.hpp"
 #include "engram/normalize.hpp"
 #include "engram/options.hpp"
+#include "engram/prometheus.hpp"
 #include "engram/semantic_cache.hpp"
 #include "engram/store.hpp"
 #include "engram/types.hpp"

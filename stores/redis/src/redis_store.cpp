@@ -327,6 +327,18 @@ void RedisStore::open(std::string_view fingerprint, std::size_t dim) {
   d.state = Impl::State::kOpen;
 }
 
+std::optional<RedisStore::RecordedIdentity> RedisStore::recorded_identity(const RedisOptions& options) {
+  const RedisStore validated(options);  // the constructor's option checks
+  auto& d = *validated.impl_;
+  Args args;
+  args.add("HMGET").own(d.key("meta")).add("fingerprint").add("dim");
+  Reply r = d.conn.command(args);
+  const redisReply* fp = element(r.get(), 0);
+  const redisReply* dim = element(r.get(), 1);
+  if (is_nil(fp) || is_nil(dim)) return std::nullopt;
+  return RecordedIdentity{std::string(text_of(fp)), parse_number<std::size_t>(text_of(dim), "dim")};
+}
+
 void RedisStore::close() noexcept {
   if (!impl_) return;
   impl_->conn.disconnect();

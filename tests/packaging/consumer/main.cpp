@@ -1,6 +1,6 @@
 // Uses every installed engram library once, so that a missing header, symbol or dependency in
 // the installed package fails this build or this run: SemanticCache over SqliteStore (a real
-// file) and DictStore, a RedisStore handle that must report an unreachable server, and an
+// file), DictStore and AnyStore (open_store by URI), a RedisStore handle that must report an unreachable server, and an
 // HttpEmbedder (behind a CachingEmbedder) that must report an unreachable service.
 //   consumer DIR   (DIR: a scratch directory for the SQLite file)
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include "engram/embedders/caching_embedder.hpp"
 #include "engram/embedders/http_embedder.hpp"
 #include "engram/engram.hpp"
+#include "engram/stores/any_store.hpp"
 #include "engram/stores/dict_store.hpp"
 #include "engram/stores/redis_store.hpp"
 #include "engram/stores/sqlite_store.hpp"
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
     engram::SemanticCache sqlite_cache(engram::SqliteStore(db), engram::HashingEmbedder{});
     engram::SemanticCache dict_cache(engram::DictStore{}, engram::HashingEmbedder{});
     if (!round_trip(sqlite_cache, "sqlite") || !round_trip(dict_cache, "dict")) return 1;
+    // The same through engram::stores: a store chosen by URI at run time.
+    engram::SemanticCache any_cache(engram::open_store("sqlite:" + (db.parent_path() / "any.db").string()),
+                                    engram::HashingEmbedder{});
+    if (!round_trip(any_cache, "open_store(sqlite:...)")) return 1;
 
     // Port 1 on loopback: nothing listens there, so open() must fail with StoreUnavailable.
     engram::RedisStore redis(engram::RedisOptions{.host = "127.0.0.1", .port = 1});

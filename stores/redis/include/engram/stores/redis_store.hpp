@@ -174,6 +174,16 @@ class RedisStore {
   // cannot be reached or refuses writes (OOM): in every case `dest` is unchanged.
   static RedisStore restore_from(const std::filesystem::path& src, RedisOptions dest);
 
+  // The embedder identity recorded under `options`' prefix (what open() compares), read
+  // with one HMGET and without writing anything; nullopt when the prefix has never been
+  // opened. Lets tools open a store whose embedder they do not know. Throws InvalidArgument
+  // (invalid options), StoreUnavailable (unreachable), StoreCorrupt (unreadable dim).
+  struct RecordedIdentity {
+    std::string fingerprint;
+    std::size_t dim = 0;
+  };
+  static std::optional<RecordedIdentity> recorded_identity(const RedisOptions& options);
+
  private:
   struct Impl;
   Impl& impl() const;  // throws CacheClosed unless open
