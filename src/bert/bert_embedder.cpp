@@ -73,7 +73,7 @@ struct CalibratedModel {
   double threshold;
 };
 constexpr std::array<CalibratedModel, 1> kCalibratedModels{{
-    {"all-minilm-l6-v2", "53aa51172d142c89", 6, 384, BertPooling::kMean, 0.75},
+    {"all-minilm-l6-v2", "53aa51172d142c89", 6, 384, BertPooling::kMean, 0.72},
 }};
 
 std::optional<double> calibrated_threshold(const BertModelInfo& info) {

@@ -196,6 +196,7 @@ void extract_connectors(Analysis& out) {
 }
 
 bool is_content(const Analysis& x, std::size_t i) {
+  if (x.tok.has(i, kAllCaps)) return true;  // "the US" is a place, "us" a pronoun
   if (has_flag(x.info[i], kFunctionWord | kConnector | kFromWord)) return false;
   return x.tok.has(i, kHasLetter) || x.tok.has(i, kHasDigit);
 }
@@ -350,25 +351,12 @@ std::string_view entity_form(std::string_view stem) {
 
 // Short and long names of one thing, folded: "JS" asks about JavaScript.
 std::string_view canonical_entity(std::string_view form) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 18> kAliases = {{
-      {"js", "javascript"},
-      {"ts", "typescript"},
-      {"postgres", "postgresql"},
-      {"psql", "postgresql"},
-      {"k8s", "kubernetes"},
-      {"mac", "macos"},
-      {"osx", "macos"},
-      {"usa", "us"},
-      {"america", "us"},
-      {"nodejs", "node"},
-      {"node.js", "node"},
-      {"wi-fi", "wifi"},
-      {"golang", "go"},
-      {"py", "python"},
-      {"vscode", "vs code"},
-      {"uk", "britain"},
-      {"gb", "britain"},
-      {"mongo", "mongodb"},
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 19> kAliases = {{
+      {"js", "javascript"},  {"ts", "typescript"}, {"postgres", "postgresql"}, {"psql", "postgresql"},
+      {"k8s", "kubernetes"}, {"mac", "macos"},     {"osx", "macos"},           {"usa", "us"},
+      {"america", "us"},     {"american", "us"},   {"nodejs", "node"},         {"node.js", "node"},
+      {"wi-fi", "wifi"},     {"golang", "go"},     {"py", "python"},           {"vscode", "vs code"},
+      {"uk", "britain"},     {"gb", "britain"},    {"mongo", "mongodb"},
   }};
   for (const auto& [alias, name] : kAliases) {
     if (form == alias) return name;
@@ -376,26 +364,21 @@ std::string_view canonical_entity(std::string_view form) {
   return form;
 }
 
-bool has_entity(const Analysis& x, std::string_view entity_stem) {
-  const std::string_view wanted = canonical_entity(entity_form(entity_stem));
-  for (std::size_t i = 0; i < x.tok.tokens.size(); ++i) {
-    if (canonical_entity(entity_form(x.tok.stem(i))) == wanted) return true;
+// True when token `i` of `x` names the same thing as some token of `y`: the same stem
+// ("Sundays" / "Sunday"), or the same word without a possessive, up to aliases ("Postgres" /
+// "PostgreSQL", "Go's" / "Go").
+bool has_entity(const Analysis& x, std::size_t i, const Analysis& y) {
+  const std::string_view stem = x.tok.stem(i);
+  const std::string_view name = canonical_entity(entity_form(x.tok.word(i)));
+  for (std::size_t j = 0; j < y.tok.tokens.size(); ++j) {
+    if (y.tok.stem(j) == stem || canonical_entity(entity_form(y.tok.word(j))) == name) return true;
   }
   return false;
 }
 
 // True when an entity of `x` is missing from `y`.
 bool entity_missing(const Analysis& x, const Analysis& y) {
-  return std::any_of(x.entities.begin(), x.entities.end(),
-                     [&](std::uint32_t e) { return !has_entity(y, x.tok.stem(e)); });
-}
-
-// True when `x` has a content word that `y` lacks.
-bool has_unshared_content(const Analysis& x, const Analysis& y) {
-  for (std::size_t i = 0; i < x.tok.tokens.size(); ++i) {
-    if (is_content(x, i) && !has_entity(y, x.tok.stem(i))) return true;
-  }
-  return false;
+  return std::any_of(x.entities.begin(), x.entities.end(), [&](std::uint32_t e) { return !has_entity(x, e, y); });
 }
 
 // Words that relate two things symmetrically: "X and Y", "X vs Y", "between X and Y".
@@ -413,7 +396,7 @@ bool roles_swapped(const Analysis& a, const Analysis& b) {
   if (n != b.tok.tokens.size()) return false;
   std::size_t first = n, second = n;
   for (std::size_t i = 0; i < n; ++i) {
-    if (a.tok.stem(i) == b.tok.stem(i)) continue;
+    if (a.tok.word(i) == b.tok.word(i)) continue;  // words, not stems: "http" / "https"
     if (first == n) {
       first = i;
     } else if (second == n) {
@@ -423,7 +406,7 @@ bool roles_swapped(const Analysis& a, const Analysis& b) {
     }
   }
   if (second == n || second - first < 2) return false;  // no swap, or adjacent words ("python list")
-  if (a.tok.stem(first) != b.tok.stem(second) || a.tok.stem(second) != b.tok.stem(first)) return false;
+  if (a.tok.word(first) != b.tok.word(second) || a.tok.word(second) != b.tok.word(first)) return false;
   if (!is_content(a, first) || !is_content(a, second)) return false;
   for (std::size_t k = first + 1; k < second; ++k) {
     if (is_symmetric_word(a.tok.word(k))) return false;
@@ -433,11 +416,52 @@ bool roles_swapped(const Analysis& a, const Analysis& b) {
 
 }  // namespace
 
+namespace {
+
+// True when two differing content words may ask the same: aliases, one word a form of the
+// other (convert / conversion, install / installation), or one synonym group.
+bool same_meaning(std::string_view u, std::string_view v, const Lexicon& lex) {
+  if (canonical_entity(entity_form(u)) == canonical_entity(entity_form(v))) return true;
+  const auto is_letters = [](std::string_view w) {
+    return std::all_of(w.begin(), w.end(), [](char c) { return (c >= 'a' && c <= 'z'); });
+  };
+  const std::size_t shorter = std::min(u.size(), v.size());
+  const auto common = static_cast<std::size_t>(
+      std::mismatch(u.begin(), u.begin() + static_cast<std::ptrdiff_t>(shorter), v.begin()).first - u.begin());
+  if (is_letters(u) && is_letters(v) && common >= 6 && common * 4 >= shorter * 3) return true;
+  const auto gu = lex.synonyms.find(u);
+  const auto gv = lex.synonyms.find(v);
+  if (gu == lex.synonyms.end() || gv == lex.synonyms.end()) return false;
+  return std::any_of(gu->second.begin(), gu->second.end(), [&](std::uint32_t g) {
+    return std::find(gv->second.begin(), gv->second.end(), g) != gv->second.end();
+  });
+}
+
+}  // namespace
+
+bool one_word_swapped(const Analysis& a, const Analysis& b, const Lexicon& lex) {
+  // The same sentence but for one content word in one place: the template of a question with
+  // another slot filler ("reset my password" / "reset my router"), unless the words are known
+  // to mean the same. Rewordings change more than one word, or the order.
+  const std::size_t n = a.tok.tokens.size();
+  if (n != b.tok.tokens.size()) return false;
+  std::size_t differing = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a.tok.stem(i) == b.tok.stem(i)) continue;
+    if (differing != n) return false;
+    differing = i;
+  }
+  if (differing == n || !is_content(a, differing) || !is_content(b, differing)) return false;
+  // Numbers passed the number check already ("7:00" / "7", "1" / "one").
+  if (a.tok.has(differing, kHasDigit) || b.tok.has(differing, kHasDigit)) return false;
+  return !same_meaning(a.tok.stem(differing), b.tok.stem(differing), lex);
+}
+
 bool entities_match(const Analysis& a, const Analysis& b) {
-  // An entity of one text missing from the other rejects when the other puts a word of its own
-  // in its place ("ship to Canada" / "ship to Mexico"); a text that only adds an entity to the
-  // other's words ("center a div" / "center a div in CSS") asks the same, more precisely.
-  return !(entity_missing(a, b) && has_unshared_content(b, a)) && !(entity_missing(b, a) && has_unshared_content(a, b));
+  // Each text names something the other does not ("ship to Canada" / "ship to Mexico"). A text
+  // that only adds a name to the other's ("center a div" / "center a div in CSS") asks the same,
+  // more precisely; names written in lower case are left to one_word_swapped.
+  return !(entity_missing(a, b) && entity_missing(b, a));
 }
 
 bool direction_matches(const Analysis& a, const Analysis& b) {

@@ -44,6 +44,10 @@ bool numbers_match(Analysis& a, Analysis& b);
 bool negation_matches(const Analysis& a, const Analysis& b, const Lexicon& lex, std::string& scratch);
 bool antonyms_match(const Analysis& a, const Analysis& b);
 bool entities_match(const Analysis& a, const Analysis& b);
+// True when the two texts are the same sentence but for one content word in one place, and the
+// two words are not known to mean the same ("reset my password" / "reset my router"): reported
+// as "entity".
+bool one_word_swapped(const Analysis& a, const Analysis& b, const Lexicon& lex);
 bool direction_matches(const Analysis& a, const Analysis& b);
 
 }  // namespace engram::guard_detail

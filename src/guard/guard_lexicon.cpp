@@ -207,6 +207,15 @@ std::shared_ptr<const Lexicon> build_lexicon(LexicalGuardOptions options) {
     builder.word(cue).flags |= kNegationCue;
   }
   for (const UnitWord& unit : unit_words()) builder.word(unit.word).unit = std::string(unit.unit);
+  std::uint32_t group = 0;
+  for (const std::string_view forms : synonym_groups()) {
+    for (const std::string_view form : split_forms(forms)) {
+      std::string stem;
+      append_stem(folded(form), stem);
+      lex->synonyms[stem].push_back(group);
+    }
+    ++group;
+  }
   std::sort(lex->prefixes.begin(), lex->prefixes.end(),
             [](const std::string& x, const std::string& y) { return x.size() > y.size(); });
   return lex;

@@ -51,11 +51,12 @@ struct AntonymRef {
 
 struct Lexicon {
   LexicalGuardOptions options;
-  StringMap<WordInfo> words;                    // folded word -> what it is
-  StringMap<std::vector<AntonymRef>> antonyms;  // stem, or "stem stem" for two words
-  StringSet bigram_heads;                       // first stems of the two-word antonym terms
-  StringSet prefix_exception_stems;             // stems of words a polarity prefix must skip
-  std::vector<std::string> prefixes;            // polarity prefixes, longest first
+  StringMap<WordInfo> words;                       // folded word -> what it is
+  StringMap<std::vector<AntonymRef>> antonyms;     // stem, or "stem stem" for two words
+  StringSet bigram_heads;                          // first stems of the two-word antonym terms
+  StringSet prefix_exception_stems;                // stems of words a polarity prefix must skip
+  StringMap<std::vector<std::uint32_t>> synonyms;  // stem -> the synonym groups it is in
+  std::vector<std::string> prefixes;               // polarity prefixes, longest first
   std::size_t pair_count = 0;
 };
 

@@ -54,4 +54,10 @@ struct UnitWord {
 };
 std::span<const UnitWord> unit_words() noexcept;
 
+// Groups of words that ask the same thing, '|'-separated ("delete|remove|erase"): a question
+// that differs from another only by one word is a different question ("reset my password" /
+// "reset my router") unless the two words are in one group. English forms go through the
+// stemmer; the other languages list their forms.
+std::span<const std::string_view> synonym_groups() noexcept;
+
 }  // namespace engram::guard_detail

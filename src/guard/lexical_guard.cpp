@@ -59,7 +59,9 @@ GuardVerdict LexicalGuard::operator()(std::string_view query, std::string_view m
     if (opt.numbers && !guard_detail::numbers_match(a, b)) return reject("number");
     if (opt.negation && !guard_detail::negation_matches(a, b, lex, scratch.word)) return reject("negation");
     if (opt.antonyms && !guard_detail::antonyms_match(a, b)) return reject("antonym");
-    if (opt.entities && !guard_detail::entities_match(a, b)) return reject("entity");
+    if (opt.entities && (!guard_detail::entities_match(a, b) || guard_detail::one_word_swapped(a, b, lex))) {
+      return reject("entity");
+    }
     if (opt.direction && !guard_detail::direction_matches(a, b)) return reject("direction");
     return GuardVerdict{};
   } catch (...) {

@@ -210,11 +210,11 @@ TEST_F(RealModel, SemanticCacheOnSqliteServesAParaphraseAndRejectsAnotherEmbedde
 // unset; BertOptions::recommended_threshold and CacheOptions::similarity_threshold override it.
 TEST_F(RealModel, RecommendedThresholdIsCalibratedAndUsedByTheCache) {
   static_assert(RecommendsThreshold<BertEmbedder>);
-  EXPECT_DOUBLE_EQ(model_->recommended_threshold(), 0.75);
+  EXPECT_DOUBLE_EQ(model_->recommended_threshold(), 0.72);
   testing::TempDir tmp;
   {
     SemanticCache cache(SqliteStore(tmp / "default.db"), *model_);
-    EXPECT_DOUBLE_EQ(cache.similarity_threshold(), 0.75);
+    EXPECT_DOUBLE_EQ(cache.similarity_threshold(), 0.72);
   }
   {
     SemanticCache cache(SqliteStore(tmp / "option.db"), *model_, CacheOptions{.similarity_threshold = 0.9});
@@ -229,7 +229,7 @@ TEST_F(RealModel, RecommendedThresholdIsCalibratedAndUsedByTheCache) {
   // Renamed but the same weights: still calibrated. With a query prefix: the default.
   EXPECT_DOUBLE_EQ(
       BertEmbedder(default_model_dir(testing::kModelName), BertOptions{.name = "renamed"}).recommended_threshold(),
-      0.75);
+      0.72);
   EXPECT_DOUBLE_EQ(BertEmbedder(default_model_dir(testing::kModelName), BertOptions{.query_prefix = "query: "})
                        .recommended_threshold(),
                    kDefaultSimilarityThreshold);

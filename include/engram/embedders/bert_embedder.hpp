@@ -101,10 +101,11 @@ class BertEmbedder {
   // set; else, for a model engram calibrated, the calibrated value; else
   // kDefaultSimilarityThreshold (0.85). Calibrated on bench/quality/pairs.jsonl
   // (docs/answer-quality.md):
-  //   all-MiniLM-L6-v2   0.75   the highest threshold keeping paraphrase recall >= 80 % (84 %
-  //                            without a guard) with a guard that costs up to 2 points; a
-  //                            threshold cannot remove opposites (the guard's job), and higher
-  //                            ones trade ~3 recall points per point of false hits removed.
+  //   all-MiniLM-L6-v2   0.72   with the default LexicalGuard: paraphrase recall 85 % with a
+  //                            margin over the 80 % target, false hits over the adversarial
+  //                            categories 3 %. The false hits left sit at 0.8-0.999, where no
+  //                            threshold helps (the guard's job); each 0.01 higher costs ~1.5
+  //                            recall points and removes few of them.
   // A model counts as all-MiniLM-L6-v2 when its model.safetensors is the published file (SHA-256
   // 53aa51172d142c89...), or when its name (BertOptions::name or the directory's name, an
   // "owner/" prefix ignored, case-insensitive) is all-MiniLM-L6-v2 and it has the architecture
