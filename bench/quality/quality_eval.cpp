@@ -68,7 +68,7 @@ CacheRun run_cache(const std::vector<LabelledPair>& pairs, const engram::AnyEmbe
                    bool guard, bool both_directions) {
   engram::CacheOptions options;
   options.flush_interval = engram::Millis{0};
-  if (guard) options.guard = engram::LexicalGuard{};
+  options.guard = guard ? engram::Guard(engram::LexicalGuard{}) : engram::Guard{};  // the default is LexicalGuard
   Cache cache(engram::DictStore{}, embedder, options);
   CacheRun run;
   run.embedder = name;

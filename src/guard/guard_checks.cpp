@@ -270,6 +270,7 @@ void analyze(std::string_view text, const Lexicon& lex, Analysis& out) {
     if (const auto it = lex.words.find(word); it != lex.words.end()) out.info[i] = &it->second;
     if (has_flag(out.info[i], kNegationCue)) out.negated = true;
     if (word.size() > 3 && word.substr(word.size() - 3) == "n't") out.negated = true;
+    if (word.size() > 5 && word.ends_with("-free")) out.negated = true;  // "sugar-free" = "without sugar"
   }
   extract_numbers(lex, out);
   extract_antonyms(lex, out);
@@ -389,6 +390,12 @@ bool is_symmetric_word(std::string_view word) {
   return std::find(kWords.begin(), kWords.end(), word) != kWords.end();
 }
 
+bool is_replace_word(std::string_view word) {
+  static constexpr std::array<std::string_view, 7> kWords = {"replace",  "replacing", "substitute", "swap",
+                                                             "exchange", "convert",   "change"};
+  return std::find(kWords.begin(), kWords.end(), word) != kWords.end();
+}
+
 // "did the lakers beat the celtics" / "did the celtics beat the lakers": the same words, with
 // two content words trading places across at least one word that is not symmetric.
 bool roles_swapped(const Analysis& a, const Analysis& b) {
@@ -406,10 +413,12 @@ bool roles_swapped(const Analysis& a, const Analysis& b) {
     }
   }
   if (second == n || second - first < 2) return false;  // no swap, or adjacent words ("python list")
-  if (a.tok.word(first) != b.tok.word(second) || a.tok.word(second) != b.tok.word(first)) return false;
+  if (a.tok.stem(first) != b.tok.stem(second) || a.tok.stem(second) != b.tok.stem(first)) return false;
   if (!is_content(a, first) || !is_content(a, second)) return false;
+  // "replace tabs with spaces": "with" is directional after replace and its kin.
+  const bool replacing = first > 0 && is_replace_word(a.tok.word(first - 1));
   for (std::size_t k = first + 1; k < second; ++k) {
-    if (is_symmetric_word(a.tok.word(k))) return false;
+    if (is_symmetric_word(a.tok.word(k)) && !(replacing && a.tok.word(k) == "with")) return false;
   }
   return true;
 }

@@ -73,6 +73,15 @@ bool is_space(std::int32_t cp) noexcept {
 }
 bool is_word(Kind k) noexcept { return k != Kind::kOther; }
 
+// True when `s` continues at `at` with the word "free" (any case) and nothing more of the word.
+bool free_suffix_at(std::string_view s, std::size_t at) {
+  if (s.size() < at + 4) return false;
+  for (std::size_t i = 0; i < 4; ++i) {
+    if ((s[at + i] | 0x20) != "free"[i]) return false;
+  }
+  return s.size() == at + 4 || !is_word(kind_of(decode(s, at + 4).cp));
+}
+
 // French elisions split off their word: l'ordinateur -> l' ordinateur, n'est -> n' est.
 constexpr std::array<std::string_view, 12> kElisions = {"l", "d", "n",  "j",     "m",      "t",
                                                         "s", "c", "qu", "jusqu", "lorsqu", "puisqu"};
@@ -156,9 +165,10 @@ Scan scan_token(std::string_view s, std::size_t i) {
         if (consume) r.flags |= kIdentifier;
         break;
       case '-':
+        // "gluten-free" stays one word: its "-free" negates it, like "without gluten".
         consume = prev_word && is_word(nk) &&
                   (prev == Kind::kDigit || nk == Kind::kDigit || option || (r.flags & kHasDigit) != 0 ||
-                   (r.flags & kIdentifier) != 0);
+                   (r.flags & kIdentifier) != 0 || free_suffix_at(s, j + c.len));
         break;
       case ':':
         if (prev_word && next.cp == ':' && is_word(kind_of(decode(s, j + 2).cp))) {

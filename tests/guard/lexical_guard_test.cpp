@@ -146,6 +146,9 @@ const std::vector<Case>& cases() {
       {"convert celsius to fahrenheit", "conversion celsius to fahrenheit", ""},  // forms of one word
       {"Redirect HTTP to HTTPS in nginx", "Redirect HTTPS to HTTP in nginx", "direction"},
       {"Jet lag when flying from Europe to the US", "Jet lag when flying from the US to Europe", "direction"},
+      {"Replace tabs with spaces in vim", "Replace spaces with tabs in vim", "direction"},
+      {"Sugar-free chocolate chip cookies", "Classic chocolate chip cookies with brown sugar", "negation"},
+      {"gluten-free bread recipe", "bread recipe without gluten", ""},
       {"where is /etc/hosts", "where is /etc/passwd", "entity"},
       {"Quelle est la capitale de la France ?", "Quelle est la capitale de l'Espagne ?", "entity"},
       {"¿Cuál es la capital de Francia?", "¿Cuál es la capital de Italia?", "entity"},
