@@ -453,7 +453,7 @@ bool one_word_swapped(const Analysis& a, const Analysis& b, const Lexicon& lex) 
   // another slot filler ("reset my password" / "reset my router"), unless the words are known
   // to mean the same. Rewordings change more than one word, or the order.
   const std::size_t n = a.tok.tokens.size();
-  if (n != b.tok.tokens.size()) return false;
+  if (n != b.tok.tokens.size() || n < 2) return false;  // a template needs a shared frame
   std::size_t differing = n;
   for (std::size_t i = 0; i < n; ++i) {
     if (a.tok.stem(i) == b.tok.stem(i)) continue;
