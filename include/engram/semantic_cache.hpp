@@ -39,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>  // std::shared_lock
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -435,6 +436,7 @@ class SemanticCache {
  private:
   static constexpr std::size_t kSyncBatch = 4096;
   static constexpr std::size_t kRebuildChunk = 8192;  // rows per bulk index insertion
+  static constexpr std::size_t kTouchChunk = 128;     // touches per write-back transaction
   using Clock = std::chrono::steady_clock;
 
   Timestamp now() const { return options_.clock ? options_.clock() : detail::system_now(); }
@@ -688,7 +690,13 @@ class SemanticCache {
       if (!last_sync_check_ns_.compare_exchange_strong(last, now_ns)) return;  // another thread checks
     }
     {
-      std::lock_guard store_lock(store_mu_);
+      // A get never queues behind this cache's own store work (a touch write-back, a put or a
+      // sync on another thread): when the store is busy the check is left to the next get.
+      std::unique_lock store_lock(store_mu_, std::try_to_lock);
+      if (!store_lock.owns_lock()) {
+        last_sync_check_ns_.store(0, std::memory_order_relaxed);  // the next get checks
+        return;
+      }
       if (store_.read_version_counter() == local_version_) return;
     }
     std::unique_lock lock(state_mu_);
@@ -870,11 +878,17 @@ class SemanticCache {
       std::shared_lock lock(state_mu_);
       touches = state_.take_touches();
     }
-    std::lock_guard store_lock(store_mu_);
-    write_touches_locked(touches);
+    // One store transaction per kTouchChunk touches, the store lock released in between: a put
+    // (which holds the exclusive state lock while it waits for the store) or a get that reads
+    // the store waits for one chunk at most, never for the whole batch.
+    const std::span<const Touch> all(touches);
+    for (std::size_t i = 0; i < all.size(); i += kTouchChunk) {
+      std::lock_guard store_lock(store_mu_);
+      write_touches_locked(all.subspan(i, std::min(kTouchChunk, all.size() - i)));
+    }
   }
 
-  void write_touches_locked(const std::vector<Touch>& touches) {
+  void write_touches_locked(std::span<const Touch> touches) {
     if (touches.empty()) return;
     if constexpr (TouchManyStore<S>) {
       store_.touch_many(touches);
