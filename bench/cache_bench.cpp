@@ -17,6 +17,9 @@
 //
 // ENGRAM_BENCH_QUICK=1 shrinks N (main cache 10k instead of 100k, W9 up to 10k).
 // ENGRAM_BENCH_DIR sets where the SQLite files go (default: a fresh directory under /tmp).
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -223,6 +226,64 @@ void w1_exact(benchmark::State& state) {
   row.d = kDim;
   row.recall = static_cast<double>(exact) / static_cast<double>(calls);  // hit rate
   publish(state, lat, row);
+}
+
+// W1 while another process writes: engram_bench_cache --writer FILE RATE (below) inserts RATE
+// new entries per second into the main cache's file; every get that notices the version moved
+// applies the change feed. Gets must not wait behind the other process's commits or its
+// checkpoints.
+void w1_exact_writer(benchmark::State& state) {
+  Cache& cache = *main_cache().cache;
+  const std::size_t calls = quick() ? 5000 : 20000;
+  const std::string file = main_cache().file.string();
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> args = {self, "--writer", file, "1000"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = 0;
+  if (::posix_spawn(&child, self.c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
+    state.SkipWithError("posix_spawn failed");
+    return;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::uint64_t s = 11;
+  Latencies lat;
+  lat.reserve(calls);
+  std::size_t exact = 0;
+  const auto started = Clock::now();
+  for (auto _ : state) {
+    for (std::size_t c = 0; c < calls; ++c) {
+      const std::string q = query_text(splitmix64(s) % main_n());
+      const auto t0 = Clock::now();
+      const auto hit = cache.get(q);
+      lat.add(Clock::now() - t0);
+      if (hit && hit->layer == Layer::kExact) ++exact;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));  // ~20k gets/s, spans ~1+ s
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  ::kill(child, SIGTERM);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  Row row{"W1 exact hit, other process writing", mode_of(cache) + ", writer 1000 puts/s"};
+  row.n = static_cast<double>(main_n());
+  row.d = kDim;
+  row.recall = static_cast<double>(exact) / static_cast<double>(calls);
+  publish(state, lat, row);
+  state.counters["seconds"] = seconds;
+}
+
+int writer_main(const std::string& file, double rate) {
+  SqliteStore store{std::filesystem::path(file)};
+  store.open(SuppliedEmbedder(kDim).fingerprint(), kDim);
+  const auto period = std::chrono::duration<double>(1.0 / rate);
+  auto next = Clock::now();
+  for (std::size_t i = 0;; ++i) {
+    store.insert(make_entry(10'000'000 + i, kDim));
+    next += std::chrono::duration_cast<Clock::duration>(period);
+    std::this_thread::sleep_until(next);
+  }
 }
 
 void w2_semantic(benchmark::State& state) {
@@ -603,6 +664,7 @@ void register_all() {
   reg("W4/put", w4_put);
   reg("W4/bulk_insert_many", w4_bulk);
   reg("W1/exact_hit", w1_exact);
+  reg("W1/exact_hit_other_process_writing", w1_exact_writer);
   reg("W2/semantic_hit", w2_semantic);
   reg("W3/semantic_miss", w3_miss);
   reg("W2/real_semantic_hit", w2_real);
@@ -640,6 +702,7 @@ void register_all() {
 }  // namespace engram::bench
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--writer") return engram::bench::writer_main(argv[2], std::stod(argv[3]));
   engram::bench::register_all();
   std::printf("engram cache benchmarks (SqliteStore), kernels: %s\n", engram::VectorIndex::kernel_name());
   return engram::bench::run_main(argc, argv);

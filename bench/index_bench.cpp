@@ -282,12 +282,12 @@ void register_all() {
       if (big > 100000) hnsw_sizes.push_back(big);
     }
     for (std::size_t n : hnsw_sizes) {
-      const std::vector<ElementType> elems = n > 100000 ? std::vector<ElementType>{ElementType::kInt8}
+      const std::vector<ElementType> elems = n > 100000 ? std::vector<ElementType>{ElementType::kF32, ElementType::kInt8}
                                                         : std::vector<ElementType>{ElementType::kF32, ElementType::kF16,
                                                                                    ElementType::kInt8};
       for (ElementType e : elems) {
         for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) {
-          for (std::size_t ef : {16, 32, 64, 128}) {
+          for (std::size_t ef : n > 100000 ? std::vector<std::size_t>{32, 64, 128} : std::vector<std::size_t>{16, 32, 64, 128}) {
             const std::string name = std::string("real/hnsw/") + to_string(e) + "/" + std::to_string(n) + "/" +
                                      (kind == QueryKind::kSemantic ? "paraphrase" : "held-out") + "/ef:" + std::to_string(ef);
             benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind, ef, Data::kReal)

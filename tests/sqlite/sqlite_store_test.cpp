@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include "engram/errors.hpp"
 #include "sqlite_test_util.hpp"
@@ -38,6 +39,53 @@ std::size_t count_rows(const SqliteStore& s) {
     return true;
   });
   return n;
+}
+
+// ---- background checkpoints ----------------------------------------------------------------
+
+std::uintmax_t wal_size(const std::filesystem::path& db) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(db.string() + "-wal", ec);
+  return ec ? 0 : n;
+}
+
+// Commits past wal_autocheckpoint_pages wake the store's checkpoint thread, which copies the WAL
+// into the database on a connection of its own; the writer's commits never checkpoint, and the
+// WAL is reused from its start once a checkpoint caught up (it does not grow without bound).
+TEST(SqliteCheckpoint, BackgroundThreadCheckpointsAndTheWalStaysBounded) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  SqliteOptions o;
+  o.wal_autocheckpoint_pages = 50;
+  SqliteStore s(path, o);
+  s.open(kFingerprint, kDim);
+  std::uintmax_t largest = 0;
+  for (int i = 0; i < 2000; ++i) {
+    s.insert(make_entry("ns", "k" + std::to_string(i)));
+    largest = std::max(largest, wal_size(path));
+    if (i % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(60));  // let it run
+  }
+  EXPECT_GT(s.poll_stats().background_checkpoints, 0u);
+  // 2000 entries of ~1.6 KiB are ~800 pages of WAL without checkpoints; with them the file is
+  // restarted long before that.
+  EXPECT_LT(largest, std::uintmax_t{600} * 4096) << "largest WAL " << largest;
+  EXPECT_EQ(count_rows(s), 2000u);
+  s.close();
+  SqliteStore again(path);
+  again.open(kFingerprint, kDim);
+  EXPECT_EQ(count_rows(again), 2000u);
+}
+
+TEST(SqliteCheckpoint, OffMeansSqlitesOwnAutocheckpoint) {
+  TempDir dir;
+  SqliteOptions o;
+  o.wal_autocheckpoint_pages = 50;
+  o.background_checkpoint = false;
+  SqliteStore s(dir / "cache.db", o);
+  s.open(kFingerprint, kDim);
+  for (int i = 0; i < 300; ++i) s.insert(make_entry("ns", "k" + std::to_string(i)));
+  EXPECT_EQ(s.poll_stats().background_checkpoints, 0u);
+  EXPECT_EQ(count_rows(s), 300u);
 }
 
 // ---- file and schema ---------------------------------------------------------------------
