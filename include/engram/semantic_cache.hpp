@@ -424,6 +424,7 @@ class SemanticCache {
     } catch (...) {
       error = std::current_exception();
     }
+    std::unique_lock lock(state_mu_);  // no get is peeking at the store's counter (maybe_sync)
     std::lock_guard store_lock(store_mu_);
     store_.close();
     if (error) std::rethrow_exception(error);
@@ -690,12 +691,16 @@ class SemanticCache {
       if (!last_sync_check_ns_.compare_exchange_strong(last, now_ns)) return;  // another thread checks
     }
     {
-      // A get never queues behind this cache's own store work (a touch write-back, a put or a
-      // sync on another thread): when the store is busy the check is left to the next get.
       std::unique_lock store_lock(store_mu_, std::try_to_lock);
       if (!store_lock.owns_lock()) {
-        last_sync_check_ns_.store(0, std::memory_order_relaxed);  // the next get checks
-        return;
+        // The store is busy with this cache's own work (a touch write-back, a put, a re-score
+        // read). A store that can vouch without I/O that nothing was committed since its last
+        // counter read spares the wait; the shared state lock keeps close() out meanwhile.
+        if constexpr (PeekVersionStore<S>) {
+          std::shared_lock lock(state_mu_);
+          if (const auto v = store_.peek_version_counter(); v && *v == local_version_) return;
+        }
+        store_lock.lock();
       }
       if (store_.read_version_counter() == local_version_) return;
     }
@@ -885,6 +890,9 @@ class SemanticCache {
     for (std::size_t i = 0; i < all.size(); i += kTouchChunk) {
       std::lock_guard store_lock(store_mu_);
       write_touches_locked(all.subspan(i, std::min(kTouchChunk, all.size() - i)));
+      // Our commit changed the store's WAL header: re-read the counter (touches leave it
+      // alone) so that gets arriving meanwhile can peek at it instead of waiting.
+      if constexpr (PeekVersionStore<S>) (void)store_.read_version_counter();
     }
   }
 

@@ -61,6 +61,9 @@ void Checkpointer::loop() {
       if (!opened) {
         db.open(location_, flags_, vfs_.empty() ? nullptr : vfs_.c_str());
         sqlite3_wal_autocheckpoint(db.handle(), 0);  // this connection never writes anyway
+        // A connection learns that the file is in WAL mode on its first read; until then a
+        // checkpoint call is a no-op (log and done -1).
+        (void)db.query_int("PRAGMA schema_version", "reading the schema version for the checkpointer");
         opened = true;
       }
       int log = 0, done = 0;

@@ -241,6 +241,14 @@ struct SqliteState {
   WalIndexTap* tap = nullptr;  // null in memory or without the engram VFS
   PollCache poll;
   SqlitePollStats stats;
+  // The version counter and the WAL-index header it was read at, for peek_version_counter(),
+  // which runs without the caller's lock: its own mutex, held for a copy only.
+  struct Published {
+    mutable std::mutex mu;
+    bool valid = false;
+    WalHeader header{};
+    std::uint64_t version = 0;
+  } published;
 
   const std::string& file() const { return db.file(); }
 

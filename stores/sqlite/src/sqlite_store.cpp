@@ -738,6 +738,16 @@ std::optional<std::size_t> SqliteStore::get_namespace_quota(std::string_view ns)
 
 // ---- coordination ------------------------------------------------------------------------
 
+namespace {
+// Makes (header, version) what peek_version_counter() vouches for.
+void publish_version(detail::SqliteState& d, const detail::WalHeader& h, std::uint64_t version) {
+  std::lock_guard lock(d.published.mu);
+  d.published.valid = true;
+  d.published.header = h;
+  d.published.version = version;
+}
+}  // namespace
+
 std::uint64_t SqliteStore::read_version_counter() const {
   auto& d = live();
   // A real read costs a WAL read transaction: two fcntl calls on the -shm file (~5 us here).
@@ -748,6 +758,7 @@ std::uint64_t SqliteStore::read_version_counter() const {
   const bool tapped = d.header_now(h);
   if (tapped && d.poll.valid && d.poll.version_known && h == d.poll.header) {
     ++d.stats.version_cached;
+    publish_version(d, h, d.poll.version);
     return d.poll.version;
   }
   std::uint64_t version = 0;
@@ -761,8 +772,19 @@ std::uint64_t SqliteStore::read_version_counter() const {
     if (!d.poll.valid || h != d.poll.header) d.poll.reset(h);
     d.poll.version = version;
     d.poll.version_known = true;
+    publish_version(d, h, version);
   }
   return version;
+}
+
+std::optional<std::uint64_t> SqliteStore::peek_version_counter() const noexcept {
+  const Impl* d = impl_.get();
+  if (d == nullptr || d->tap == nullptr || d->tap->shm0 == nullptr) return std::nullopt;
+  detail::WalHeader h;
+  if (!detail::read_wal_header(d->tap->shm0, h)) return std::nullopt;
+  std::lock_guard lock(d->published.mu);
+  if (!d->published.valid || h != d->published.header) return std::nullopt;
+  return d->published.version;
 }
 
 SqlitePollStats SqliteStore::poll_stats() const noexcept {

@@ -184,6 +184,12 @@ class SqliteStore {
   // been committed to the file since it was read (checked on the -shm WAL-index header, no
   // system call); otherwise one prepared SELECT of a one-row table.
   std::uint64_t read_version_counter() const;
+  // The value the last read_version_counter() returned, if nothing has been committed to the
+  // file since (the WAL-index header is unchanged); nullopt otherwise, in memory, or before the
+  // first read. Unlike every other method it may run while another thread uses this store
+  // (it reads the mapped header and a small mutex-protected copy, nothing else); the handle
+  // must stay open meanwhile. PeekVersionStore.
+  std::optional<std::uint64_t> peek_version_counter() const noexcept;
   std::optional<std::string> read_meta(std::string_view key) const;
   // Stores key -> value (no version bump). Throws InvalidArgument for "schema_version",
   // which only migrations may change.
