@@ -138,8 +138,7 @@ double wait_for_hnsw(Cache& cache, std::size_t d, std::size_t n, const std::stri
   go.ns = ns;
   go.embedding = std::vector<float>(d);
   random_unit_vector(*go.embedding, 42);
-  while (mode_of(cache).find("hnsw") == std::string::npos &&
-         Clock::now() - t0 < std::chrono::minutes(10)) {
+  while (mode_of(cache).find("hnsw") == std::string::npos && Clock::now() - t0 < std::chrono::minutes(10)) {
     (void)cache.get("wait for the index build", go);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -76,8 +76,8 @@ inline const std::optional<Corpus>& load_corpus() {
     char magic[8];
     std::uint32_t head[4];
     Corpus c;
-    bool ok = std::fread(magic, 1, 8, f) == 8 && std::memcmp(magic, "ENGRAMC1", 8) == 0 &&
-              std::fread(head, 4, 4, f) == 4;
+    bool ok =
+        std::fread(magic, 1, 8, f) == 8 && std::memcmp(magic, "ENGRAMC1", 8) == 0 && std::fread(head, 4, 4, f) == 4;
     if (ok) {
       c.d = head[0];
       c.n_base = head[1];

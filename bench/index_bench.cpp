@@ -76,7 +76,8 @@ const std::vector<std::vector<float>>& queries(std::size_t n, std::size_t d, Que
     const Corpus& c = *load_corpus();
     const auto& src = kind == QueryKind::kSemantic ? c.para : c.miss;
     for (std::size_t i = 0; i < count && (i + 1) * d <= src.size(); ++i)
-      qs.emplace_back(src.begin() + static_cast<std::ptrdiff_t>(i * d), src.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+      qs.emplace_back(src.begin() + static_cast<std::ptrdiff_t>(i * d),
+                      src.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
     return qs;
   }
   const auto& data = dataset(n, d);
@@ -142,8 +143,7 @@ void bm_stream(benchmark::State& state) {
 // Each iteration first streams a buffer of the same size as the index's rows, then runs one
 // search: the two measurements alternate, so load from other processes hits both alike, and
 // bw_frac = p50(stream) / p50(scan) compares them under the same conditions.
-void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, std::size_t threads,
-             Data data) {
+void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, std::size_t threads, Data data) {
   g_data = data;
   VectorIndex index(IndexConfig{d, IndexKind::kFlat, e, HnswParams{}, threads});
   index.add_batch(ids_for(n), std::span<const float>(dataset(n, d)).first(n * d));
@@ -215,7 +215,8 @@ void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
   }
   std::string what = kind == QueryKind::kSemantic ? "hnsw search" : "hnsw search, random queries";
   if (data == Data::kLowDim) what += " [lowdim data]";
-  if (data == Data::kReal) what = kind == QueryKind::kSemantic ? "hnsw search [real, paraphrase]" : "hnsw search [real, held-out]";
+  if (data == Data::kReal)
+    what = kind == QueryKind::kSemantic ? "hnsw search [real, paraphrase]" : "hnsw search [real, held-out]";
   Row row{what, std::string(b.index->describe()) + " ef " + std::to_string(ef) + " (build " +
                     std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
   row.n = static_cast<double>(n);
@@ -266,7 +267,8 @@ void register_all() {
       for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) add_hnsw(e, n, kind);
   // Realistic data (bench/corpus.hpp), when the corpus file exists.
   if (load_corpus()) {
-    const std::vector<std::size_t> real_sizes = q ? std::vector<std::size_t>{10000} : std::vector<std::size_t>{10000, 100000};
+    const std::vector<std::size_t> real_sizes =
+        q ? std::vector<std::size_t>{10000} : std::vector<std::size_t>{10000, 100000};
     for (std::size_t n : real_sizes) {
       for (ElementType e : {ElementType::kF32, ElementType::kF16, ElementType::kInt8}) {
         const std::string name = std::string("real/flat/") + to_string(e) + "/" + std::to_string(n);
@@ -282,14 +284,16 @@ void register_all() {
       if (big > 100000) hnsw_sizes.push_back(big);
     }
     for (std::size_t n : hnsw_sizes) {
-      const std::vector<ElementType> elems = n > 100000 ? std::vector<ElementType>{ElementType::kF32, ElementType::kInt8}
-                                                        : std::vector<ElementType>{ElementType::kF32, ElementType::kF16,
-                                                                                   ElementType::kInt8};
+      const std::vector<ElementType> elems =
+          n > 100000 ? std::vector<ElementType>{ElementType::kF32, ElementType::kInt8}
+                     : std::vector<ElementType>{ElementType::kF32, ElementType::kF16, ElementType::kInt8};
       for (ElementType e : elems) {
         for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) {
-          for (std::size_t ef : n > 100000 ? std::vector<std::size_t>{32, 64, 128} : std::vector<std::size_t>{16, 32, 64, 128}) {
+          for (std::size_t ef :
+               n > 100000 ? std::vector<std::size_t>{32, 64, 128} : std::vector<std::size_t>{16, 32, 64, 128}) {
             const std::string name = std::string("real/hnsw/") + to_string(e) + "/" + std::to_string(n) + "/" +
-                                     (kind == QueryKind::kSemantic ? "paraphrase" : "held-out") + "/ef:" + std::to_string(ef);
+                                     (kind == QueryKind::kSemantic ? "paraphrase" : "held-out") +
+                                     "/ef:" + std::to_string(ef);
             benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind, ef, Data::kReal)
                 ->Iterations(q ? 500 : 2000)
                 ->Unit(benchmark::kMicrosecond);

@@ -64,16 +64,36 @@ std::string join(const std::vector<std::string>& w) {
 
 // Synonym-like substitutions common in package summaries (both directions are tried).
 constexpr std::pair<const char*, const char*> kSynonyms[] = {
-    {"library", "lib"},         {"utility", "tool"},         {"program", "application"},
-    {"files", "data"},          {"support", "helpers"},      {"development", "dev"},
-    {"documentation", "docs"},  {"module", "package"},       {"tools", "utilities"},
-    {"for", "for the"},         {"and", "&"},                {"simple", "basic"},
-    {"fast", "quick"},          {"interface", "API"},        {"bindings", "wrapper"},
-    {"server", "daemon"},       {"client", "frontend"},      {"plugin", "extension"},
-    {"manager", "management"},  {"graphical", "GUI"},        {"command-line", "CLI"},
-    {"package", "bundle"},      {"implementation", "port"},  {"shared", "dynamic"},
-    {"headers", "include files"}, {"transitional", "dummy"}, {"game", "puzzle"},
-    {"viewer", "browser"},      {"editor", "writer"},        {"Python", "Python 3"},
+    {"library", "lib"},
+    {"utility", "tool"},
+    {"program", "application"},
+    {"files", "data"},
+    {"support", "helpers"},
+    {"development", "dev"},
+    {"documentation", "docs"},
+    {"module", "package"},
+    {"tools", "utilities"},
+    {"for", "for the"},
+    {"and", "&"},
+    {"simple", "basic"},
+    {"fast", "quick"},
+    {"interface", "API"},
+    {"bindings", "wrapper"},
+    {"server", "daemon"},
+    {"client", "frontend"},
+    {"plugin", "extension"},
+    {"manager", "management"},
+    {"graphical", "GUI"},
+    {"command-line", "CLI"},
+    {"package", "bundle"},
+    {"implementation", "port"},
+    {"shared", "dynamic"},
+    {"headers", "include files"},
+    {"transitional", "dummy"},
+    {"game", "puzzle"},
+    {"viewer", "browser"},
+    {"editor", "writer"},
+    {"Python", "Python 3"},
 };
 
 std::string paraphrase_text(const std::string& text, std::uint64_t seed) {
@@ -181,7 +201,8 @@ int run(int argc, char** argv) {
       for (std::size_t b; (b = next.fetch_add(kBatch)) < all.size();) {
         const std::size_t e = std::min(all.size(), b + kBatch);
         const auto out = embedder.embed_batch(std::span<const std::string>(all.data() + b, e - b));
-        for (std::size_t i = 0; i < out.size(); ++i) std::copy(out[i].begin(), out[i].end(), vectors.begin() + (b + i) * d);
+        for (std::size_t i = 0; i < out.size(); ++i)
+          std::copy(out[i].begin(), out[i].end(), vectors.begin() + (b + i) * d);
         const std::size_t n = done.fetch_add(e - b) + (e - b);
         if (n / 2048 != (n - (e - b)) / 2048) {
           const double sec = std::chrono::duration<double>(Clock::now() - started).count();
@@ -205,8 +226,10 @@ int run(int argc, char** argv) {
   std::ofstream txt(corpus_dir() / "minilm-debian.txt");
   for (std::size_t i = 0; i < all.size(); ++i) {
     const bool miss = i < kMiss, para = !miss && i < kMiss + kPara;
-    txt << (miss ? "miss" : para ? "para" : "base") << '\t' << (para ? std::to_string(sources[i - kMiss]) : "-")
-        << '\t' << all[i] << '\n';
+    txt << (miss   ? "miss"
+            : para ? "para"
+                   : "base")
+        << '\t' << (para ? std::to_string(sources[i - kMiss]) : "-") << '\t' << all[i] << '\n';
   }
   std::cerr << "wrote " << corpus_path() << ": d " << d << ", " << n_base << " base, " << kMiss << " miss, " << kPara
             << " paraphrase vectors\n";

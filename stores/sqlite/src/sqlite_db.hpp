@@ -18,8 +18,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "engram/stores/sqlite_store.hpp"

@@ -496,10 +496,9 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
   // After the schema step SQLite has read through the WAL, so region 0 of the -shm is mapped.
   if (!impl->memory) impl->tap = detail::wal_index_tap(impl->db.handle());
   if (!impl->memory && options_.background_checkpoint && options_.wal_autocheckpoint_pages > 0) {
-    impl->checkpointer = std::make_unique<detail::Checkpointer>(location, flags & ~SQLITE_OPEN_CREATE,
-                                                                file ? detail::engram_vfs_name() : "",
-                                                                options_.wal_autocheckpoint_pages,
-                                                                options_.busy_timeout.count());
+    impl->checkpointer = std::make_unique<detail::Checkpointer>(
+        location, flags & ~SQLITE_OPEN_CREATE, file ? detail::engram_vfs_name() : "", options_.wal_autocheckpoint_pages,
+        options_.busy_timeout.count());
     impl->checkpointer->install(impl->db.handle());
   }
   impl_ = std::move(impl);
