@@ -5,7 +5,7 @@
 //
 // Google Benchmark reports means; the workloads are judged on p50/p99 per call, so every
 // benchmark times each call itself with steady_clock and publishes the percentiles as
-// counters (p50_us, p99_us), together with N, d, ops_s, recall, bw_frac and bytes_per_entry.
+// counters (p50_us, p99_us, p999_us = p99.9, max_us), together with N, d, ops_s, recall, bw_frac and bytes_per_entry.
 // The workload name and mode travel in the label as "workload|mode".
 
 #include <benchmark/benchmark.h>
@@ -141,6 +141,8 @@ inline void publish(benchmark::State& state, Latencies& lat, const Row& row) {
   state.counters["d"] = row.d;
   state.counters["p50_us"] = lat.percentile(50);
   state.counters["p99_us"] = lat.percentile(99);
+  state.counters["p999_us"] = lat.percentile(99.9);
+  state.counters["max_us"] = lat.percentile(100);
   const double total = lat.total_s();
   state.counters["ops_s"] = row.ops_s >= 0 ? row.ops_s : (total > 0 ? static_cast<double>(lat.count()) / total : 0);
   if (row.recall >= 0) state.counters["recall"] = row.recall;
@@ -258,11 +260,13 @@ class TableReporter : public benchmark::ConsoleReporter {
         std::snprintf(buf, sizeof buf, spec, v);
         return std::string(buf);
       };
-      std::printf("@@\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", label.substr(0, bar).c_str(),
+      // p99.9 and max come last, so rows of other producers (embedder_reference.py) still parse.
+      std::printf("@@\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", label.substr(0, bar).c_str(),
                   fmt(get("N"), "%.0f").c_str(), fmt(get("d"), "%.0f").c_str(), label.substr(bar + 1).c_str(),
                   fmt(get("p50_us"), "%.1f").c_str(), fmt(get("p99_us"), "%.1f").c_str(),
                   fmt(get("ops_s"), "%.0f").c_str(), fmt(get("recall"), "%.3f").c_str(),
-                  fmt(get("bw_frac"), "%.2f").c_str(), fmt(get("bytes_per_entry"), "%.0f").c_str());
+                  fmt(get("bw_frac"), "%.2f").c_str(), fmt(get("bytes_per_entry"), "%.0f").c_str(),
+                  fmt(get("p999_us"), "%.1f").c_str(), fmt(get("max_us"), "%.1f").c_str());
     }
     std::fflush(stdout);
   }

@@ -8,12 +8,20 @@
 // Queries: "semantic" = paraphrases of stored vectors at cosine 0.95 (what a semantic hit
 // looks like); "random" = unrelated unit vectors (the worst case for HNSW: in 384-d random
 // data every neighbour is nearly equidistant). recall = recall@1 against exact f32 search.
+//
+// "real" rows (when engram_make_corpus has written the corpus, bench/corpus.hpp): all-MiniLM-L6-v2
+// embeddings of Debian package summaries (the first ~58k rows real, beyond that synthetic
+// mixtures of real rows); queries are embedded paraphrase-like edits of stored summaries
+// ("paraphrase", W2-like) or held-out summaries ("held-out", W3-like).
+//   real/flat/<elem>/<N>, real/hnsw/<elem>/<N>/<queries>/ef:<ef>
+// ENGRAM_BENCH_HNSW_M / ENGRAM_BENCH_HNSW_EFC override M / ef_construction for every graph.
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
 
 #include "bench_common.hpp"
+#include "corpus.hpp"
 #include "engram/index/vector_index.hpp"
 
 namespace engram::bench {
@@ -25,7 +33,7 @@ std::size_t element_bytes(ElementType e) { return e == ElementType::kF32 ? 4 : e
 // hardest case for any graph index). kLowDim: normalize(A z + 0.1 e) with z in R^32 and a
 // fixed random A (384 x 32): an intrinsic dimension near 32, closer to how real sentence
 // embeddings are distributed.
-enum class Data { kRandom, kLowDim };
+enum class Data { kRandom, kLowDim, kReal };
 Data g_data = Data::kRandom;  // set by each benchmark before it touches data
 
 std::vector<float> lowdim_vectors(std::size_t n, std::size_t d, std::uint64_t seed) {
@@ -51,7 +59,10 @@ std::vector<float> lowdim_vectors(std::size_t n, std::size_t d, std::uint64_t se
 const std::vector<float>& dataset(std::size_t n, std::size_t d) {
   static std::map<std::tuple<int, std::size_t, std::size_t>, std::vector<float>> cache;
   auto& v = cache[{static_cast<int>(g_data), n, d}];
-  if (v.empty()) v = g_data == Data::kRandom ? unit_vectors(n, d, 1000 + d) : lowdim_vectors(n, d, 2000 + d);
+  if (v.empty()) {
+    if (g_data == Data::kReal) v = synthesize(*load_corpus(), n);
+    else v = g_data == Data::kRandom ? unit_vectors(n, d, 1000 + d) : lowdim_vectors(n, d, 2000 + d);
+  }
   return v;
 }
 
@@ -61,6 +72,14 @@ const std::vector<std::vector<float>>& queries(std::size_t n, std::size_t d, Que
   static std::map<std::tuple<int, std::size_t, std::size_t, int, std::size_t>, std::vector<std::vector<float>>> cache;
   auto& qs = cache[{static_cast<int>(g_data), n, d, static_cast<int>(kind), count}];
   if (!qs.empty()) return qs;
+  if (g_data == Data::kReal) {
+    const Corpus& c = *load_corpus();
+    const auto& src = kind == QueryKind::kSemantic ? c.para : c.miss;
+    for (std::size_t i = 0; i < count && (i + 1) * d <= src.size(); ++i)
+      qs.emplace_back(src.begin() + static_cast<std::ptrdiff_t>(i * d),
+                      src.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+    return qs;
+  }
   const auto& data = dataset(n, d);
   std::uint64_t s = 77;
   for (std::size_t i = 0; i < count; ++i) {
@@ -124,8 +143,8 @@ void bm_stream(benchmark::State& state) {
 // Each iteration first streams a buffer of the same size as the index's rows, then runs one
 // search: the two measurements alternate, so load from other processes hits both alike, and
 // bw_frac = p50(stream) / p50(scan) compares them under the same conditions.
-void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, std::size_t threads) {
-  g_data = Data::kRandom;
+void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t d, std::size_t threads, Data data) {
+  g_data = data;
   VectorIndex index(IndexConfig{d, IndexKind::kFlat, e, HnswParams{}, threads});
   index.add_batch(ids_for(n), std::span<const float>(dataset(n, d)).first(n * d));
   const std::size_t bytes = n * d * element_bytes(e);
@@ -145,7 +164,7 @@ void bm_flat(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
     benchmark::DoNotOptimize(r.data());
   }
   const double p50_s = lat.percentile(50) / 1e6;
-  Row row{"flat scan",
+  Row row{data == Data::kReal ? "flat scan [real, paraphrase]" : "flat scan",
           std::string(index.describe()) + (threads > 1 ? " x" + std::to_string(threads) + " threads" : "")};
   row.n = static_cast<double>(n);
   row.d = static_cast<double>(d);
@@ -167,7 +186,10 @@ BuiltHnsw& hnsw(ElementType e, std::size_t n, std::size_t d) {
   auto& b = cache[{static_cast<int>(g_data), static_cast<int>(e), n, d}];
   if (b.index) return b;
   const auto& data = dataset(n, d);
-  b.index = std::make_unique<VectorIndex>(IndexConfig{d, IndexKind::kHnsw, e, HnswParams{}, 1},
+  HnswParams params;
+  if (const char* m = std::getenv("ENGRAM_BENCH_HNSW_M")) params.m = std::strtoull(m, nullptr, 10);
+  if (const char* efc = std::getenv("ENGRAM_BENCH_HNSW_EFC")) params.ef_construction = std::strtoull(efc, nullptr, 10);
+  b.index = std::make_unique<VectorIndex>(IndexConfig{d, IndexKind::kHnsw, e, params, 1},
                                           IndexTuning{.background_build = false, .build_threads = 2});
   const auto t0 = Clock::now();
   b.index->add_batch(ids_for(n), std::span<const float>(data).first(n * d));
@@ -180,7 +202,7 @@ void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
   g_data = data;
   BuiltHnsw& b = hnsw(e, n, d);
   b.index->set_ef_search(ef);
-  const std::size_t q_count = n >= 1'000'000 ? 500 : 1000;
+  const std::size_t q_count = data == Data::kReal ? 2000 : n >= 1'000'000 ? 500 : 1000;
   const auto& qs = queries(n, d, kind, q_count);
   Latencies lat;
   std::size_t i = 0;
@@ -193,6 +215,8 @@ void bm_hnsw(benchmark::State& state, ElementType e, std::size_t n, std::size_t 
   }
   std::string what = kind == QueryKind::kSemantic ? "hnsw search" : "hnsw search, random queries";
   if (data == Data::kLowDim) what += " [lowdim data]";
+  if (data == Data::kReal)
+    what = kind == QueryKind::kSemantic ? "hnsw search [real, paraphrase]" : "hnsw search [real, held-out]";
   Row row{what, std::string(b.index->describe()) + " ef " + std::to_string(ef) + " (build " +
                     std::to_string(static_cast<int>(b.build_s + 0.5)) + " s)"};
   row.n = static_cast<double>(n);
@@ -218,7 +242,7 @@ void register_all() {
   for (const Flat& f : flats) {
     const std::string name = std::string("flat/") + to_string(f.e) + "/" + std::to_string(f.n) + "x" +
                              std::to_string(f.d) + "/threads:" + std::to_string(f.threads);
-    benchmark::RegisterBenchmark(name.c_str(), bm_flat, f.e, f.n, f.d, f.threads)
+    benchmark::RegisterBenchmark(name.c_str(), bm_flat, f.e, f.n, f.d, f.threads, Data::kRandom)
         ->Iterations(scan_iters)
         ->Unit(benchmark::kMicrosecond);
   }
@@ -241,6 +265,43 @@ void register_all() {
   for (ElementType e : {ElementType::kF32, ElementType::kInt8})
     for (std::size_t n : sizes)
       for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) add_hnsw(e, n, kind);
+  // Realistic data (bench/corpus.hpp), when the corpus file exists.
+  if (load_corpus()) {
+    const std::vector<std::size_t> real_sizes =
+        q ? std::vector<std::size_t>{10000} : std::vector<std::size_t>{10000, 100000};
+    for (std::size_t n : real_sizes) {
+      for (ElementType e : {ElementType::kF32, ElementType::kF16, ElementType::kInt8}) {
+        const std::string name = std::string("real/flat/") + to_string(e) + "/" + std::to_string(n);
+        benchmark::RegisterBenchmark(name.c_str(), bm_flat, e, n, std::size_t{384}, std::size_t{1}, Data::kReal)
+            ->Iterations(scan_iters)
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+    std::vector<std::size_t> hnsw_sizes = real_sizes;
+    if (!q) {
+      std::size_t big = 1'000'000;
+      if (const char* cap = std::getenv("ENGRAM_BENCH_HNSW_MAX")) big = std::strtoull(cap, nullptr, 10);
+      if (big > 100000) hnsw_sizes.push_back(big);
+    }
+    for (std::size_t n : hnsw_sizes) {
+      const std::vector<ElementType> elems =
+          n > 100000 ? std::vector<ElementType>{ElementType::kF32, ElementType::kInt8}
+                     : std::vector<ElementType>{ElementType::kF32, ElementType::kF16, ElementType::kInt8};
+      for (ElementType e : elems) {
+        for (QueryKind kind : {QueryKind::kSemantic, QueryKind::kRandom}) {
+          for (std::size_t ef :
+               n > 100000 ? std::vector<std::size_t>{32, 64, 128} : std::vector<std::size_t>{16, 32, 64, 128}) {
+            const std::string name = std::string("real/hnsw/") + to_string(e) + "/" + std::to_string(n) + "/" +
+                                     (kind == QueryKind::kSemantic ? "paraphrase" : "held-out") +
+                                     "/ef:" + std::to_string(ef);
+            benchmark::RegisterBenchmark(name.c_str(), bm_hnsw, e, n, std::size_t{384}, kind, ef, Data::kReal)
+                ->Iterations(q ? 500 : 2000)
+                ->Unit(benchmark::kMicrosecond);
+          }
+        }
+      }
+    }
+  }
   // 1M x 384 int8 HNSW: long build (both cores), full runs only; ENGRAM_BENCH_HNSW_MAX caps
   // N (e.g. 200000) when a million is too long for the machine at hand.
   if (!q) {

@@ -40,6 +40,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>  // std::shared_lock
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -453,6 +454,7 @@ class SemanticCache {
     } catch (const std::exception& e) {
       report_error(e, {});
     }
+    std::unique_lock lock(state_mu_);  // no get is peeking at the store's counter (maybe_sync)
     std::lock_guard store_lock(store_mu_);
     store_.close();
     if (error) std::rethrow_exception(error);
@@ -465,6 +467,7 @@ class SemanticCache {
  private:
   static constexpr std::size_t kSyncBatch = 4096;
   static constexpr std::size_t kRebuildChunk = 8192;  // rows per bulk index insertion
+  static constexpr std::size_t kTouchChunk = 128;     // touches per write-back transaction
   using Clock = std::chrono::steady_clock;
 
   Timestamp now() const { return options_.clock ? options_.clock() : detail::system_now(); }
@@ -737,7 +740,17 @@ class SemanticCache {
       if (!last_sync_check_ns_.compare_exchange_strong(last, now_ns)) return;  // another thread checks
     }
     {
-      std::lock_guard store_lock(store_mu_);
+      std::unique_lock store_lock(store_mu_, std::try_to_lock);
+      if (!store_lock.owns_lock()) {
+        // The store is busy with this cache's own work (a touch write-back, a put, a re-score
+        // read). A store that can vouch without I/O that nothing was committed since its last
+        // counter read spares the wait; the shared state lock keeps close() out meanwhile.
+        if constexpr (PeekVersionStore<S>) {
+          std::shared_lock lock(state_mu_);
+          if (const auto v = store_.peek_version_counter(); v && *v == local_version_) return;
+        }
+        store_lock.lock();
+      }
       if (store_.read_version_counter() == local_version_) return;
     }
     std::unique_lock lock(state_mu_);
@@ -1083,11 +1096,20 @@ class SemanticCache {
       std::shared_lock lock(state_mu_);
       touches = state_.take_touches();
     }
-    std::lock_guard store_lock(store_mu_);
-    write_touches_locked(touches);
+    // One store transaction per kTouchChunk touches, the store lock released in between: a put
+    // (which holds the exclusive state lock while it waits for the store) or a get that reads
+    // the store waits for one chunk at most, never for the whole batch.
+    const std::span<const Touch> all(touches);
+    for (std::size_t i = 0; i < all.size(); i += kTouchChunk) {
+      std::lock_guard store_lock(store_mu_);
+      write_touches_locked(all.subspan(i, std::min(kTouchChunk, all.size() - i)));
+      // Our commit changed the store's WAL header: re-read the counter (touches leave it
+      // alone) so that gets arriving meanwhile can peek at it instead of waiting.
+      if constexpr (PeekVersionStore<S>) (void)store_.read_version_counter();
+    }
   }
 
-  void write_touches_locked(const std::vector<Touch>& touches) {
+  void write_touches_locked(std::span<const Touch> touches) {
     if (touches.empty()) return;
     if constexpr (TouchManyStore<S>) {
       store_.touch_many(touches);

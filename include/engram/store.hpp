@@ -129,6 +129,16 @@ concept TouchManyStore = Store<S> && requires(S& s, std::span<const Touch> touch
   { s.touch_many(touches) } -> std::same_as<void>;
 };
 
+// A store that can tell, without I/O and while another thread is using it, that its version
+// counter is still the value last read: peek_version_counter() returns that value when nothing
+// has been committed to the store since (by anyone), nullopt when it cannot vouch. The cache
+// uses it so that a get never waits for this process's own store work (a touch write-back, a
+// put) just to learn that nothing changed.
+template <class S>
+concept PeekVersionStore = Store<S> && requires(const S& cs) {
+  { cs.peek_version_counter() } -> std::same_as<std::optional<std::uint64_t>>;
+};
+
 // Index rebuild reading only id, ns, hash, created_at, ttl and embedding, ascending id.
 template <class S>
 concept IndexRowStore = Store<S> && requires(const S& cs, IndexRowVisitor visit) {

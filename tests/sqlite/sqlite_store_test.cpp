@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include "engram/errors.hpp"
 #include "sqlite_test_util.hpp"
@@ -38,6 +39,56 @@ std::size_t count_rows(const SqliteStore& s) {
     return true;
   });
   return n;
+}
+
+// ---- background checkpoints ----------------------------------------------------------------
+
+std::uintmax_t wal_size(const std::filesystem::path& db) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(db.string() + "-wal", ec);
+  return ec ? 0 : n;
+}
+
+// Commits past wal_autocheckpoint_pages wake the store's checkpoint thread, which copies the WAL
+// into the database file on a connection of its own: the writer's commits never checkpoint
+// (its connection has no autocheckpoint), yet the database file fills up while it is open.
+TEST(SqliteCheckpoint, BackgroundThreadCopiesTheWalIntoTheDatabase) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  SqliteOptions o;
+  o.wal_autocheckpoint_pages = 50;
+  SqliteStore s(path, o);
+  s.open(kFingerprint, kDim);
+  const auto initial = std::filesystem::file_size(path);
+  for (int i = 0; i < 1000; ++i) s.insert(make_entry("ns", "k" + std::to_string(i)));
+  // 1000 entries with their index and change-log rows: well over 64 KiB once in the file.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::size_t pokes = 0;
+  while (std::filesystem::file_size(path) < initial + (std::uintmax_t{64} << 10) &&
+         std::chrono::steady_clock::now() < deadline) {
+    s.insert(make_entry("ns", "poke" + std::to_string(pokes++)));  // wakes the thread again
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(std::filesystem::file_size(path), initial + (std::uintmax_t{64} << 10));
+  EXPECT_GT(s.poll_stats().background_checkpoints, 0u);
+  EXPECT_LT(wal_size(path), std::uintmax_t{64} << 20);
+  EXPECT_EQ(count_rows(s), 1000 + pokes);
+  s.close();
+  SqliteStore again(path);
+  again.open(kFingerprint, kDim);
+  EXPECT_EQ(count_rows(again), 1000 + pokes);
+}
+
+TEST(SqliteCheckpoint, OffMeansSqlitesOwnAutocheckpoint) {
+  TempDir dir;
+  SqliteOptions o;
+  o.wal_autocheckpoint_pages = 50;
+  o.background_checkpoint = false;
+  SqliteStore s(dir / "cache.db", o);
+  s.open(kFingerprint, kDim);
+  for (int i = 0; i < 300; ++i) s.insert(make_entry("ns", "k" + std::to_string(i)));
+  EXPECT_EQ(s.poll_stats().background_checkpoints, 0u);
+  EXPECT_EQ(count_rows(s), 300u);
 }
 
 // ---- file and schema ---------------------------------------------------------------------

@@ -5,15 +5,21 @@
 
 #include <sqlite3.h>
 
+#include <sys/types.h>
+
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "engram/stores/sqlite_store.hpp"
@@ -175,6 +181,51 @@ struct PollCache {
   }
 };
 
+// Checkpoints the WAL from a thread of its own, on a connection of its own, so that no commit
+// of the store's connection pays for one (SqliteOptions::background_checkpoint). The store's
+// connection runs with wal_autocheckpoint = 0 and a WAL hook (install()) that wakes the thread
+// when a commit leaves `pages` or more frames in the WAL; the thread then runs a PASSIVE
+// checkpoint: it copies what it can without taking the write lock or waiting for readers, so
+// writers and readers — in this process and others — go on meanwhile. The thread and its
+// connection start on the first wake-up (a process that forks before writing much has none).
+// Errors are ignored: a failed or partial checkpoint leaves the WAL longer, never wrong, and
+// the next commit past the threshold wakes the thread again (at most every 50 ms).
+class Checkpointer {
+ public:
+  Checkpointer(std::string location, int flags, std::string vfs, std::size_t pages, std::int64_t busy_timeout_ms)
+      : location_(std::move(location)),
+        flags_(flags),
+        vfs_(std::move(vfs)),
+        pages_(pages),
+        busy_timeout_ms_(busy_timeout_ms) {}
+  ~Checkpointer();  // stops and joins the thread (detaches it in a forked child)
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Makes `db` (the store's connection) wake this checkpointer instead of checkpointing itself.
+  void install(sqlite3* db);
+  // Checkpoints completed by the thread (for tests and diagnostics).
+  std::uint64_t runs() const;
+
+ private:
+  static int on_commit(void* self, sqlite3* db, const char* schema, int frames);
+  void wake();
+  void loop();
+
+  std::string location_;
+  int flags_;
+  std::string vfs_;
+  std::size_t pages_;
+  std::int64_t busy_timeout_ms_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+  bool stop_ = false;
+  std::uint64_t runs_ = 0;
+  pid_t owner_ = 0;  // the process that started thread_
+  std::thread thread_;
+};
+
 // Everything an open SqliteStore owns (SqliteStore::Impl derives from it, so helpers in the
 // implementation files can take it without naming the private Impl).
 struct SqliteState {
@@ -190,6 +241,14 @@ struct SqliteState {
   WalIndexTap* tap = nullptr;  // null in memory or without the engram VFS
   PollCache poll;
   SqlitePollStats stats;
+  // The version counter and the WAL-index header it was read at, for peek_version_counter(),
+  // which runs without the caller's lock: its own mutex, held for a copy only.
+  struct Published {
+    mutable std::mutex mu;
+    bool valid = false;
+    WalHeader header{};
+    std::uint64_t version = 0;
+  } published;
 
   const std::string& file() const { return db.file(); }
 
@@ -207,5 +266,7 @@ struct SqliteState {
 namespace engram {
 struct SqliteStore::Impl : detail::SqliteState {
   using SqliteState::SqliteState;
+  // Declared after the connection (in the base), so it stops before the connection closes.
+  std::unique_ptr<detail::Checkpointer> checkpointer;
 };
 }  // namespace engram

@@ -495,6 +495,12 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
   impl->dim = dim;
   // After the schema step SQLite has read through the WAL, so region 0 of the -shm is mapped.
   if (!impl->memory) impl->tap = detail::wal_index_tap(impl->db.handle());
+  if (!impl->memory && options_.background_checkpoint && options_.wal_autocheckpoint_pages > 0) {
+    impl->checkpointer = std::make_unique<detail::Checkpointer>(
+        location, flags & ~SQLITE_OPEN_CREATE, file ? detail::engram_vfs_name() : "", options_.wal_autocheckpoint_pages,
+        options_.busy_timeout.count());
+    impl->checkpointer->install(impl->db.handle());
+  }
   impl_ = std::move(impl);
 }
 
@@ -620,8 +626,12 @@ void SqliteStore::update_access(EntryId id, Timestamp now) {
 void SqliteStore::touch_many(std::span<const Touch> touches) {
   auto& d = live();
   if (touches.empty()) return;
+  // In id order: neighbouring rows share B-tree pages, so fewer distinct pages are dirtied
+  // (and written to the WAL) than in the order the hits happened.
+  std::vector<Touch> sorted(touches.begin(), touches.end());
+  std::sort(sorted.begin(), sorted.end(), [](const Touch& a, const Touch& b) { return a.id < b.id; });
   WriteTxn txn(d);
-  for (const auto& t : touches) {
+  for (const auto& t : sorted) {
     d.db.use(Sql::kTouch).bind(1, t.id).bind(2, detail::to_ms(t.at)).bind(3, t.hits).run();
   }
   txn.commit();
@@ -727,6 +737,16 @@ std::optional<std::size_t> SqliteStore::get_namespace_quota(std::string_view ns)
 
 // ---- coordination ------------------------------------------------------------------------
 
+namespace {
+// Makes (header, version) what peek_version_counter() vouches for.
+void publish_version(detail::SqliteState& d, const detail::WalHeader& h, std::uint64_t version) {
+  std::lock_guard lock(d.published.mu);
+  d.published.valid = true;
+  d.published.header = h;
+  d.published.version = version;
+}
+}  // namespace
+
 std::uint64_t SqliteStore::read_version_counter() const {
   auto& d = live();
   // A real read costs a WAL read transaction: two fcntl calls on the -shm file (~5 us here).
@@ -737,6 +757,7 @@ std::uint64_t SqliteStore::read_version_counter() const {
   const bool tapped = d.header_now(h);
   if (tapped && d.poll.valid && d.poll.version_known && h == d.poll.header) {
     ++d.stats.version_cached;
+    publish_version(d, h, d.poll.version);
     return d.poll.version;
   }
   std::uint64_t version = 0;
@@ -750,11 +771,27 @@ std::uint64_t SqliteStore::read_version_counter() const {
     if (!d.poll.valid || h != d.poll.header) d.poll.reset(h);
     d.poll.version = version;
     d.poll.version_known = true;
+    publish_version(d, h, version);
   }
   return version;
 }
 
-SqlitePollStats SqliteStore::poll_stats() const noexcept { return impl_ ? impl_->stats : SqlitePollStats{}; }
+std::optional<std::uint64_t> SqliteStore::peek_version_counter() const noexcept {
+  const Impl* d = impl_.get();
+  if (d == nullptr || d->tap == nullptr || d->tap->shm0 == nullptr) return std::nullopt;
+  detail::WalHeader h;
+  if (!detail::read_wal_header(d->tap->shm0, h)) return std::nullopt;
+  std::lock_guard lock(d->published.mu);
+  if (!d->published.valid || h != d->published.header) return std::nullopt;
+  return d->published.version;
+}
+
+SqlitePollStats SqliteStore::poll_stats() const noexcept {
+  if (!impl_) return {};
+  SqlitePollStats out = impl_->stats;
+  if (impl_->checkpointer) out.background_checkpoints = impl_->checkpointer->runs();
+  return out;
+}
 
 std::optional<std::string> SqliteStore::read_meta(std::string_view key) const {
   auto& d = live();

@@ -73,6 +73,12 @@ struct SqliteOptions {
   // WAL pages after which a commit checkpoints (PRAGMA wal_autocheckpoint). Larger: fewer,
   // longer checkpoints (each costs two fdatasync) and a larger -wal file between them.
   std::size_t wal_autocheckpoint_pages = 16000;
+  // Run those checkpoints on a background thread with a connection of its own (PASSIVE: it
+  // never takes the write lock nor waits for readers) instead of inside the commit that
+  // crosses wal_autocheckpoint_pages: a put or touch write-back then never pays the tens to
+  // hundreds of milliseconds of copying and fdatasync a checkpoint costs. The thread starts
+  // on the first commit that crosses the threshold. false: SQLite's own autocheckpoint.
+  bool background_checkpoint = true;
 };
 
 // Counters of the version/quota cache, for tests and diagnostics: how many calls were answered
@@ -82,6 +88,7 @@ struct SqlitePollStats {
   std::uint64_t version_cached = 0;
   std::uint64_t quota_reads = 0;
   std::uint64_t quota_cached = 0;
+  std::uint64_t background_checkpoints = 0;  // run by SqliteOptions::background_checkpoint's thread
 };
 
 // The schema version this build writes and understands. Older files are migrated forward on
@@ -177,6 +184,12 @@ class SqliteStore {
   // been committed to the file since it was read (checked on the -shm WAL-index header, no
   // system call); otherwise one prepared SELECT of a one-row table.
   std::uint64_t read_version_counter() const;
+  // The value the last read_version_counter() returned, if nothing has been committed to the
+  // file since (the WAL-index header is unchanged); nullopt otherwise, in memory, or before the
+  // first read. Unlike every other method it may run while another thread uses this store
+  // (it reads the mapped header and a small mutex-protected copy, nothing else); the handle
+  // must stay open meanwhile. PeekVersionStore.
+  std::optional<std::uint64_t> peek_version_counter() const noexcept;
   std::optional<std::string> read_meta(std::string_view key) const;
   // Stores key -> value (no version bump). Throws InvalidArgument for "schema_version",
   // which only migrations may change.
