@@ -377,12 +377,12 @@ RealCache& real_cache() {
   r.hnsw_wait_s = wait_for_hnsw(*r.cache, d, r.n);
   VectorIndex exact(IndexConfig{d, IndexKind::kFlat, ElementType::kF32, HnswParams{}, 2});
   std::vector<EntryId> ids(r.n);
-  for (std::size_t i = 0; i < r.n; ++i) ids[i] = static_cast<EntryId>(i);
+  for (std::size_t i = 0; i < r.n; ++i) ids[i] = static_cast<EntryId>(i + 1);  // ids are positive
   exact.add_batch(ids, vectors);
   const double threshold = CacheOptions{}.similarity_threshold;
   for (std::size_t q = 0; q < c.n_para(); ++q) {
     const auto best = exact.search(std::span<const float>(c.para).subspan(q * d, d), 1);
-    if (!best.empty() && static_cast<std::size_t>(best[0].id) == c.para_source[q] && best[0].score >= threshold)
+    if (!best.empty() && static_cast<std::size_t>(best[0].id - 1) == c.para_source[q] && best[0].score >= threshold)
       r.hit_queries.push_back(q);
   }
   return r;
