@@ -1,5 +1,6 @@
 // `engram calibrate` (see calibrate_command.hpp).
 #include "calibrate_command.hpp"
+#include "tool_common.hpp"
 
 #include <algorithm>
 #include <array>
@@ -52,7 +53,7 @@ void json_row(std::ostream& out, const ThresholdResult& r) {
   out << ",\"categories\":{";
   bool first = true;
   for (const auto& [name, c] : r.categories) {
-    out << (first ? "" : ",") << json_quote(name) << ":{\"same\":" << (c.same ? "true" : "false") << ",\"hit\":";
+    out << (first ? "" : ",") << json_string(name) << ":{\"same\":" << (c.same ? "true" : "false") << ",\"hit\":";
     json_rate(out, c.hit);
     out << "}";
     first = false;
@@ -165,12 +166,12 @@ int run_calibrate(const CalibrateOptions& options, const AnyEmbedder& embedder, 
     const ThresholdResult* at_off = recommended ? row_at(off, *recommended) : nullptr;
     const ThresholdResult* at_on = recommended ? row_at(on, *recommended) : nullptr;
     if (options.json) {
-      out << "{\"pairs_file\":" << json_quote(options.pairs_file) << ",\"pairs\":" << pairs.size()
+      out << "{\"pairs_file\":" << json_string(options.pairs_file) << ",\"pairs\":" << pairs.size()
           << ",\"same_pairs\":" << same << ",\"different_pairs\":" << pairs.size() - same
-          << ",\"embedder\":" << json_quote(embedder.fingerprint())
+          << ",\"embedder\":" << json_string(embedder.fingerprint())
           << ",\"embedder_recommended_threshold\":" << json_number(embedder.recommended_threshold())
           << ",\"target_precision\":" << json_number(options.target_precision)
-          << ",\"guard\":" << json_quote(options.guard) << ",\"recommended_threshold\":";
+          << ",\"guard\":" << json_string(options.guard) << ",\"recommended_threshold\":";
       json_optional(out, recommended);
       out << ",\"recommended_threshold_guard_off\":";
       json_optional(out, want_off ? recommended_off : std::nullopt);

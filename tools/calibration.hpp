@@ -145,7 +145,4 @@ std::string render_svg(const std::vector<LabelledPair>& pairs, const std::vector
                        const std::vector<ThresholdResult>& guard_off, const std::vector<ThresholdResult>& guard_on,
                        std::optional<double> recommended, std::string_view title);
 
-// `text` as a JSON string literal (quotes included).
-std::string json_quote(std::string_view text);
-
 }  // namespace engram::tool

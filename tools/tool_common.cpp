@@ -102,40 +102,6 @@ AnyStore open_existing(const std::string& uri) {
   return store;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0x0f];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 std::string json_string(std::string_view text) {
   std::string out;
   append_json_string(out, text);

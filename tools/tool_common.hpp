@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "engram/detail/json.hpp"
 #include "engram/stores/any_store.hpp"
 
 namespace engram::tool {
@@ -44,7 +45,7 @@ void run_guarded(int& exit_code, const std::function<int()>& body);
 AnyStore open_existing(const std::string& uri);
 
 // Minimal JSON text helpers for --json output and the export format.
-void append_json_string(std::string& out, std::string_view text);  // quoted and escaped
+using detail::append_json_string;  // quoted and escaped (engram/detail/json.hpp)
 std::string json_string(std::string_view text);
 
 // Milliseconds since the epoch, now.

@@ -31,6 +31,7 @@
 #include "engram/lexical_guard.hpp"
 #include "engram/semantic_cache.hpp"
 #include "engram/stores/dict_store.hpp"
+#include "tool_common.hpp"
 
 namespace {
 
@@ -206,14 +207,14 @@ int main(int argc, char** argv) {
       }
       if (scores_out.is_open()) {
         for (std::size_t i = 0; i < pairs.size(); ++i) {
-          scores_out << "{\"embedder\":" << engram::tool::json_quote(name) << ",\"line\":" << pairs[i].line
-                     << ",\"category\":" << engram::tool::json_quote(pairs[i].category)
+          scores_out << "{\"embedder\":" << engram::tool::json_string(name) << ",\"line\":" << pairs[i].line
+                     << ",\"category\":" << engram::tool::json_string(pairs[i].category)
                      << ",\"same\":" << (pairs[i].same ? "true" : "false")
                      << ",\"similarity\":" << fixed(r.scored[i].similarity, 6)
                      << ",\"guard_accept\":" << (r.scored[i].guard_accept ? "true" : "false")
-                     << ",\"guard_reason\":" << engram::tool::json_quote(r.scored[i].guard_reason)
-                     << ",\"a\":" << engram::tool::json_quote(pairs[i].a)
-                     << ",\"b\":" << engram::tool::json_quote(pairs[i].b) << "}\n";
+                     << ",\"guard_reason\":" << engram::tool::json_string(r.scored[i].guard_reason)
+                     << ",\"a\":" << engram::tool::json_string(pairs[i].a)
+                     << ",\"b\":" << engram::tool::json_string(pairs[i].b) << "}\n";
         }
       }
       if (calibrate) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "engram/detail/json.hpp"
 #include "engram/errors.hpp"
 #include "engram/normalize.hpp"
 
@@ -57,39 +58,6 @@ const char* api_name(HttpApi api) {
       return "TEI";
   }
   return "unknown";
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 // Replaces every occurrence of `secret` in `text` (no-op for an empty secret).
@@ -327,12 +295,12 @@ struct HttpEmbedder::Impl {
       body += "{\"inputs\":[";
     } else {
       body += "{\"model\":";
-      append_json_string(body, options.model);
+      detail::append_json_string(body, options.model);
       body += ",\"input\":[";
     }
     for (std::size_t i = 0; i < texts.size(); ++i) {
       if (i) body += ',';
-      append_json_string(body, texts[i]);
+      detail::append_json_string(body, texts[i]);
     }
     body += "]}";
     return body;

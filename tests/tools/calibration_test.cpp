@@ -16,6 +16,7 @@
 #include "calibrate_command.hpp"
 #include "engram/embedders/hashing_embedder.hpp"
 #include "temp_dir.hpp"
+#include "tool_common.hpp"
 
 namespace engram::tool {
 namespace {
@@ -316,8 +317,8 @@ TEST(Svg, IsAWellFormedStandaloneDocumentWithTheCurves) {
 }
 
 TEST(JsonQuote, EscapesControlsAndQuotes) {
-  EXPECT_EQ(json_quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
-  EXPECT_EQ(json_quote("Café"), "\"Café\"");
+  EXPECT_EQ(json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+  EXPECT_EQ(json_string("Café"), "\"Café\"");
 }
 
 // ---- the command ----------------------------------------------------------------------------
