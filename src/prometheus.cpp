@@ -142,6 +142,10 @@ std::string to_prometheus(const Stats& stats, const std::map<std::string, std::s
   global("engram_errors_total", "counter", "Store or embedder failures reported by the cache.", stats.errors);
   global("engram_syncs_total", "counter", "Times the cache applied other processes' changes.", stats.syncs);
   global("engram_rebuilds_total", "counter", "Full rebuilds of the in-memory state from the store.", stats.rebuilds);
+  global("engram_sidecar_loads_total", "counter", "Opens that loaded the index sidecar.", stats.sidecar_loads);
+  global("engram_sidecar_discards_total", "counter", "Index sidecars found but discarded (rebuilt from the store).",
+         stats.sidecar_discards);
+  global("engram_sidecar_writes_total", "counter", "Index sidecars written.", stats.sidecar_writes);
 
   per_ns("engram_entries", "gauge", "Entries in the namespace.",
          [](const NamespaceStats& n) { return static_cast<std::uint64_t>(n.entries); });

@@ -142,6 +142,7 @@ engram::Stats sample_stats() {
   s.by_namespace["we\"ird\\name\nx"] = a;
   s.total = a;
   s.errors = 7;
+  s.sidecar_discards = 1;
   s.response_cache_bytes = 1234;
   s.exact_map_entries = 20;
   s.exact_map_bytes = 999;
@@ -176,6 +177,7 @@ TEST(Prometheus, FollowsTheTextFormat) {
   EXPECT_EQ(find("engram_get_latency_seconds", {{"quantile", "0.99"}})->value, 250e-6);
   EXPECT_EQ(find("engram_get_latency_seconds_count", {})->value, 100);
   EXPECT_EQ(find("engram_exact_map_bytes", {})->value, 999);
+  EXPECT_EQ(find("engram_sidecar_discards_total", {})->value, 1);
 }
 
 TEST(Prometheus, EmptyStatsAreValid) {
