@@ -73,10 +73,11 @@ TEST(RedisRoundTrip, ExportImportSqliteToRedisToSqlite) {
     std::fclose(in);
   };
   // The password from the environment this time.
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): the test's only thread; no other thread reads the environment
   ASSERT_EQ(::setenv("ENGRAM_REDIS_PASSWORD", engram::testing::RedisEnvironment::secured().password().c_str(), 1), 0);
   AnyStore redis = open_store(redis_uri(engram::testing::RedisEnvironment::secured(), "rt-export", false));
   through_file(src, redis, (dir.path() / "1.jsonl").string());
-  ::unsetenv("ENGRAM_REDIS_PASSWORD");
+  ::unsetenv("ENGRAM_REDIS_PASSWORD");  // NOLINT(concurrency-mt-unsafe): as above
   AnyStore back = open_store((dir.path() / "b.db").string());
   through_file(redis, back, (dir.path() / "2.jsonl").string());
   EXPECT_EQ(*back.recorded_identity(), identity);
