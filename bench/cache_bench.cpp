@@ -379,7 +379,7 @@ RealCache& real_cache() {
   std::vector<EntryId> ids(r.n);
   for (std::size_t i = 0; i < r.n; ++i) ids[i] = static_cast<EntryId>(i + 1);  // ids are positive
   exact.add_batch(ids, vectors);
-  const double threshold = CacheOptions{}.similarity_threshold;
+  const double threshold = r.cache->similarity_threshold();
   for (std::size_t q = 0; q < c.n_para(); ++q) {
     const auto best = exact.search(std::span<const float>(c.para).subspan(q * d, d), 1);
     if (!best.empty() && static_cast<std::size_t>(best[0].id - 1) == c.para_source[q] && best[0].score >= threshold)
