@@ -129,8 +129,9 @@ std::unique_ptr<Cache> open_cache(const std::filesystem::path& file, std::size_t
 
 std::string mode_of(const Cache& cache) { return cache.health().index_backend; }
 
-// Lets a kAuto namespace finish its background HNSW build before reads are measured: a
-// semantic get is what switches a namespace that is only read. Returns the seconds waited.
+// Lets a kAuto namespace finish its background HNSW build, and its linker the rows put since,
+// before reads are measured: a semantic get is what switches a namespace that is only read.
+// Returns the seconds waited.
 double wait_for_hnsw(Cache& cache, std::size_t d, std::size_t n, const std::string& ns = "") {
   if (cache.options().index != IndexKind::kAuto || n < cache.options().hnsw.auto_threshold) return 0;
   const auto t0 = Clock::now();
@@ -138,7 +139,8 @@ double wait_for_hnsw(Cache& cache, std::size_t d, std::size_t n, const std::stri
   go.ns = ns;
   go.embedding = std::vector<float>(d);
   random_unit_vector(*go.embedding, 42);
-  while (mode_of(cache).find("hnsw") == std::string::npos && Clock::now() - t0 < std::chrono::minutes(10)) {
+  while ((mode_of(cache).find("hnsw") == std::string::npos || cache.stats().total.index_unlinked > 0) &&
+         Clock::now() - t0 < std::chrono::minutes(10)) {
     (void)cache.get("wait for the index build", go);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

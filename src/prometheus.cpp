@@ -151,6 +151,9 @@ std::string to_prometheus(const Stats& stats, const std::map<std::string, std::s
          [](const NamespaceStats& n) { return static_cast<std::uint64_t>(n.entries); });
   per_ns("engram_index_memory_bytes", "gauge", "Bytes of the namespace's semantic index.",
          [](const NamespaceStats& n) { return static_cast<std::uint64_t>(n.index_memory_bytes); });
+  per_ns("engram_index_unlinked_rows", "gauge",
+         "Rows of an HNSW namespace not linked into its graph yet (scanned exactly meanwhile).",
+         [](const NamespaceStats& n) { return static_cast<std::uint64_t>(n.index_unlinked); });
   global("engram_quarantined_entries", "gauge", "Stored rows skipped because their embedding is unusable.",
          stats.quarantined);
   global("engram_response_cache_bytes", "gauge", "Bytes held by the in-memory response cache.",

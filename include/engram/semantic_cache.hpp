@@ -325,6 +325,8 @@ class SemanticCache {
       NamespaceStats ns = snapshot(space->counters);
       ns.entries = space->exact.size();
       ns.index_memory_bytes = space->index.memory_bytes();
+      ns.index_unlinked = space->index.unlinked();
+      out.total.index_unlinked += ns.index_unlinked;
       out.by_namespace.emplace(space->name, ns);
     }
     out.syncs = syncs_.load(std::memory_order_relaxed);

@@ -148,6 +148,10 @@ struct NamespaceStats {
   // "number", ...); the counts add up to misses(MissReason::kGuarded).
   std::map<std::string, std::uint64_t, std::less<>> guarded_by_reason{};
   std::size_t index_memory_bytes = 0;
+  // HNSW namespaces: rows put (here or by other processes) that the background linker has not
+  // moved into the graph yet; searches scan them exactly meanwhile. Stays near 0 unless puts
+  // arrive faster than one core links them (docs/performance.md, "Puts into an HNSW namespace").
+  std::size_t index_unlinked = 0;
   std::uint64_t misses() const {
     std::uint64_t n = 0;
     for (auto m : misses_by_reason) n += m;

@@ -8,8 +8,9 @@
 //      to the build's log (under the build's own small mutex).
 //   3. The worker, after the snapshot, drains the log repeatedly until at most kCatchUpOps
 //      remain, then publishes its result and stops touching the log.
-//   4. The next add()/remove() (or finish_build()) sees it finished, joins it, replays the
-//      short remainder of the log into the graph and makes it the active layout.
+//   4. The next add()/remove() (or finish_build()) sees it finished, joins it, makes it the
+//      active layout and hands the short remainder of the log to it — upserts land in its
+//      tail of unlinked rows (graph_with_tail.hpp), so the switch links nothing itself.
 // A remove() that brings the namespace below half the threshold cancels the build instead.
 #include "engram/index/vector_index.hpp"
 
@@ -24,6 +25,7 @@
 #include "codec.hpp"
 #include "engram/errors.hpp"
 #include "flat_layout.hpp"
+#include "graph_with_tail.hpp"
 #include "hnsw_layout.hpp"
 #include "kernels.hpp"
 
@@ -31,6 +33,7 @@ namespace engram {
 
 using detail::Codec;
 using detail::FlatLayout;
+using detail::GraphWithTail;
 using detail::HnswLayout;
 using detail::Scored;
 
@@ -54,7 +57,8 @@ struct Build {
   std::thread worker;
 };
 
-void apply(const LogOp& op, HnswLayout& layout) {
+template <class Layout>
+void apply(const LogOp& op, Layout& layout) {
   if (op.remove) layout.remove(op.id);
   else layout.upsert(op.id, op.row.data());
 }
@@ -72,21 +76,24 @@ struct VectorIndex::Impl {
   IndexTuning tuning;
   Codec codec;
   std::unique_ptr<FlatLayout> flat;  // exactly one of flat / hnsw is active
-  std::unique_ptr<HnswLayout> hnsw;
+  std::unique_ptr<GraphWithTail> hnsw;
   std::unique_ptr<Build> build;  // kAuto: a flat -> HNSW build in progress
   std::size_t retry_at = 0;      // after a failed build, wait until the size doubles
   std::vector<std::byte> scratch;
 
   Impl(const IndexConfig& c, const IndexTuning& t)
       : config(c), tuning(t), codec(c.element, c.dim), scratch(codec.row_bytes()) {
-    if (config.kind == IndexKind::kHnsw) hnsw = make_hnsw(0);
+    if (config.kind == IndexKind::kHnsw) hnsw = make_hnsw(make_graph(0));
     else flat = std::make_unique<FlatLayout>(codec);
   }
   ~Impl() { cancel_build(); }
 
   std::size_t build_threads() const { return std::max<std::size_t>(1, tuning.build_threads); }
-  std::unique_ptr<HnswLayout> make_hnsw(std::size_t capacity) const {
+  std::unique_ptr<HnswLayout> make_graph(std::size_t capacity) const {
     return std::make_unique<HnswLayout>(codec, config.hnsw, capacity);
+  }
+  std::unique_ptr<GraphWithTail> make_hnsw(std::unique_ptr<HnswLayout> graph) const {
+    return std::make_unique<GraphWithTail>(codec, std::move(graph));
   }
   std::size_t size() const { return hnsw ? hnsw->size() : flat->size(); }
   std::size_t high_water() const { return config.hnsw.auto_threshold; }
@@ -112,9 +119,9 @@ struct VectorIndex::Impl {
       ids.push_back(id);
     });
     if (!tuning.background_build) {
-      auto layout = make_hnsw(n + n / 4);
+      auto layout = make_graph(n + n / 4);
       layout->insert_bulk(ids, rows.data(), build_threads());
-      hnsw = std::move(layout);
+      hnsw = make_hnsw(std::move(layout));
       flat.reset();
       return;
     }
@@ -165,9 +172,9 @@ struct VectorIndex::Impl {
       retry_at = flat->size() * 2;  // a failed build (e.g. out of memory) is not retried at once
       return;
     }
-    for (const LogOp& op : b->log) apply(op, *b->result);
-    hnsw = std::move(b->result);
-    hnsw->set_ef_search(config.hnsw.ef_search);
+    b->result->set_ef_search(config.hnsw.ef_search);
+    hnsw = make_hnsw(std::move(b->result));
+    for (const LogOp& op : b->log) apply(op, *hnsw);
     flat.reset();
     if (hnsw->size() < low_water()) to_flat();
   }
@@ -279,9 +286,15 @@ std::vector<Candidate> VectorIndex::search(std::span<const float> query, std::si
 
 std::optional<std::vector<float>> VectorIndex::stored_vector(EntryId id) const {
   const Impl& m = *impl_;
-  const std::byte* row = m.hnsw ? m.hnsw->find(id) : m.flat->find(id);
-  if (row == nullptr) return std::nullopt;
   std::vector<float> out(m.config.dim);
+  if (m.hnsw) {
+    const auto row = m.hnsw->row(id);
+    if (!row) return std::nullopt;
+    m.codec.decode(row->data(), out.data());
+    return out;
+  }
+  const std::byte* row = m.flat->find(id);
+  if (row == nullptr) return std::nullopt;
   m.codec.decode(row, out.data());
   return out;
 }
@@ -303,6 +316,12 @@ bool VectorIndex::build_ready() const {
 
 void VectorIndex::finish_build() {
   if (impl_->build) impl_->complete_build();
+}
+
+std::size_t VectorIndex::unlinked() const { return impl_->hnsw ? impl_->hnsw->unlinked() : 0; }
+
+void VectorIndex::wait_linked() const {
+  if (impl_->hnsw) impl_->hnsw->wait_linked();
 }
 
 std::size_t VectorIndex::size() const { return impl_->size(); }
@@ -349,13 +368,13 @@ bool VectorIndex::restore(const IndexImageView& view, std::shared_ptr<const void
   m.flat.reset();
   m.retry_at = 0;
   auto empty = [&m] {
-    if (m.config.kind == IndexKind::kHnsw) m.hnsw = m.make_hnsw(0);
+    if (m.config.kind == IndexKind::kHnsw) m.hnsw = m.make_hnsw(m.make_graph(0));
     else m.flat = std::make_unique<FlatLayout>(m.codec);
     return false;
   };
   if (view.hnsw) {
     if (m.config.kind == IndexKind::kFlat) return empty();
-    auto layout = HnswLayout::load(m.codec, m.config.hnsw, view.graph);
+    auto layout = GraphWithTail::load(m.codec, m.config.hnsw, view.graph);
     if (!layout || layout->size() != view.count) return empty();
     m.hnsw = std::move(layout);
     return true;
@@ -370,7 +389,7 @@ bool VectorIndex::restore(const IndexImageView& view, std::shared_ptr<const void
 std::uint64_t VectorIndex::id_digest() const {
   const Impl& m = *impl_;
   std::uint64_t digest = 0;
-  if (m.hnsw) m.hnsw->for_each_id([&](EntryId id) { digest += mix_id(id); });
+  if (m.hnsw) m.hnsw->for_each([&](EntryId id, const std::byte*) { digest += mix_id(id); });
   else m.flat->for_each_id([&](EntryId id) { digest += mix_id(id); });
   return digest;
 }

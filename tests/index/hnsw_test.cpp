@@ -125,6 +125,98 @@ TEST_P(HnswTest, RemoveAllThenAdd) {
   EXPECT_EQ(got[0].id, 100);
 }
 
+// Rows added to a built graph land in its tail first (graph_with_tail.hpp): each must be found
+// from the moment add() returns, with the same answers once the linker has moved it into the
+// graph; an update or a remove must never let an old row be served in between.
+TEST_P(HnswTest, AddedRowsAreFoundBeforeAndAfterLinking) {
+  const std::size_t base = 3000, fresh = 600, d = 48;
+  const auto data = random_unit_vectors(base + fresh + 100, d, 21);
+  VectorIndex index(config(d, IndexKind::kHnsw, GetParam()));
+  std::vector<EntryId> ids(base);
+  for (std::size_t i = 0; i < base; ++i) ids[i] = static_cast<EntryId>(i + 1);
+  index.add_batch(ids, std::span<const float>(data).subspan(0, base * d));
+  EXPECT_EQ(index.unlinked(), 0u);
+  auto top1 = [&](std::size_t vector_row) {
+    const auto got = index.search(row(data, vector_row, d), 1);
+    return got.empty() ? EntryId{0} : got[0].id;
+  };
+  for (std::size_t i = base; i < base + fresh; ++i) {
+    index.add(static_cast<EntryId>(i + 1), row(data, i, d));
+    ASSERT_EQ(top1(i), static_cast<EntryId>(i + 1)) << "row " << i << " not found right after add()";
+  }
+  EXPECT_EQ(index.size(), base + fresh);
+  // Updates of linked ids move them; removes of (possibly still unlinked) ids hide them.
+  for (std::size_t j = 0; j < 100; ++j) index.add(static_cast<EntryId>(j + 1), row(data, base + fresh + j, d));
+  for (std::size_t i = base + fresh - 50; i < base + fresh; ++i) ASSERT_TRUE(index.remove(static_cast<EntryId>(i + 1)));
+  auto check = [&] {
+    EXPECT_EQ(index.size(), base + fresh - 50);
+    for (std::size_t j = 0; j < 100; ++j) {
+      EXPECT_EQ(top1(base + fresh + j), static_cast<EntryId>(j + 1));
+      // The old row must be gone: id j + 1 may still be a candidate, but scored by its new row.
+      float dot_new = 0;
+      for (std::size_t x = 0; x < d; ++x) dot_new += row(data, j, d)[x] * row(data, base + fresh + j, d)[x];
+      for (const Candidate& c : index.search(row(data, j, d), 3)) {
+        if (c.id == static_cast<EntryId>(j + 1)) {
+          EXPECT_NEAR(c.score, dot_new, 0.02);
+        }
+      }
+    }
+    for (std::size_t i = base + fresh - 50; i < base + fresh; ++i) {
+      EXPECT_FALSE(index.contains(static_cast<EntryId>(i + 1)));
+      for (const Candidate& c : index.search(row(data, i, d), 3)) EXPECT_NE(c.id, static_cast<EntryId>(i + 1));
+    }
+    std::size_t found = 0;
+    for (std::size_t i = 100; i < base + fresh - 50; ++i) found += top1(i) == static_cast<EntryId>(i + 1) ? 1 : 0;
+    EXPECT_GE(static_cast<double>(found) / static_cast<double>(base + fresh - 150), 0.99);
+  };
+  check();
+  index.wait_linked();
+  EXPECT_EQ(index.unlinked(), 0u);
+  check();
+}
+
+// The sidecar image of an HNSW index carries its unlinked rows: a restore answers the same,
+// and a damaged image is refused rather than half-loaded.
+TEST_P(HnswTest, ImageKeepsUnlinkedRows) {
+  const std::size_t base = 1500, fresh = 400, d = 32;
+  const auto data = random_unit_vectors(base + fresh, d, 22);
+  VectorIndex index(config(d, IndexKind::kHnsw, GetParam()));
+  std::vector<EntryId> ids(base);
+  for (std::size_t i = 0; i < base; ++i) ids[i] = static_cast<EntryId>(i + 1);
+  index.add_batch(ids, std::span<const float>(data).subspan(0, base * d));
+  for (std::size_t i = base; i < base + fresh; ++i) index.add(static_cast<EntryId>(i + 1), row(data, i, d));
+  const IndexImage image = index.image();
+  ASSERT_TRUE(image.hnsw);
+  EXPECT_EQ(image.count, base + fresh);
+
+  IndexImageView view;
+  view.hnsw = true;
+  view.count = image.count;
+  view.graph = image.graph;
+  VectorIndex restored(config(d, IndexKind::kHnsw, GetParam()));
+  ASSERT_TRUE(restored.restore(view, nullptr));
+  EXPECT_EQ(restored.size(), base + fresh);
+  EXPECT_EQ(restored.id_digest(), index.id_digest());
+  for (std::size_t i = 0; i < base + fresh; i += 7) {
+    const auto id = static_cast<EntryId>(i + 1);
+    ASSERT_EQ(restored.stored_vector(id), index.stored_vector(id)) << id;
+  }
+  restored.wait_linked();
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < base + fresh; ++i) {
+    const auto got = restored.search(row(data, i, d), 1);
+    found += !got.empty() && got[0].id == static_cast<EntryId>(i + 1) ? 1 : 0;
+  }
+  EXPECT_GE(static_cast<double>(found) / static_cast<double>(base + fresh), 0.99);
+
+  for (const std::size_t cut : {std::size_t{1}, std::size_t{8}, d, image.graph.size() / 2}) {
+    view.graph = std::span<const std::byte>(image.graph).first(image.graph.size() - cut);
+    VectorIndex damaged(config(d, IndexKind::kHnsw, GetParam()));
+    EXPECT_FALSE(damaged.restore(view, nullptr)) << "cut " << cut;
+    EXPECT_EQ(damaged.size(), 0u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Elements, HnswTest, testing::Values(ElementType::kF32, ElementType::kF16, ElementType::kInt8),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 

@@ -171,6 +171,7 @@ engram::Stats sample_stats() {
   a.evictions = 1;
   a.expirations = 2;
   a.index_memory_bytes = 4096;
+  a.index_unlinked = 17;
   a.misses_by_reason[static_cast<std::size_t>(engram::MissReason::kBelowThreshold)] = 4;
   a.misses_by_reason[static_cast<std::size_t>(engram::MissReason::kGuarded)] = 3;
   a.guarded_by_reason = {{"negation", 2}, {"number", 1}};
@@ -209,6 +210,7 @@ TEST(Prometheus, FollowsTheTextFormat) {
   EXPECT_EQ(find("engram_guard_rejections_total", {{"namespace", "support"}, {"reason", "negation"}})->value, 2);
   EXPECT_EQ(find("engram_errors_total", {})->value, 7);
   EXPECT_EQ(find("engram_entries", {{"namespace", "support"}})->value, 10);
+  EXPECT_EQ(find("engram_index_unlinked_rows", {{"namespace", "support"}})->value, 17);
   EXPECT_EQ(find("engram_get_latency_seconds", {{"quantile", "0.5"}})->value, 12.5e-6);
   EXPECT_EQ(find("engram_get_latency_seconds", {{"quantile", "0.99"}})->value, 250e-6);
   EXPECT_EQ(find("engram_get_latency_seconds_count", {})->value, 100);

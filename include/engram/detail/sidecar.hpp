@@ -35,7 +35,8 @@
 
 namespace engram::detail {
 
-inline constexpr std::uint32_t kSidecarFormatVersion = 1;
+// 2: an HNSW namespace's section also carries the rows not yet linked into its graph.
+inline constexpr std::uint32_t kSidecarFormatVersion = 2;
 // The store meta key under which the cache records the store's identity.
 inline constexpr const char* kStoreUuidKey = "engram.store_uuid";
 

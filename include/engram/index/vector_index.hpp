@@ -7,7 +7,11 @@
 //          at run time (AVX-512/VNNI, AVX2, portable); remove() moves the last row into the
 //          hole, so there are no tombstones and no compaction. Large namespaces are scanned by
 //          up to IndexConfig::search_threads threads (a shared pool).
-//   kHnsw  an HNSW graph (hnswlib) over the same element type; deleted slots are reused.
+//   kHnsw  an HNSW graph (hnswlib) over the same element type; deleted slots are reused. A
+//          row added to it first lands in a small flat tail that searches scan exactly, and a
+//          background thread links it into the graph: an add() never pays for graph
+//          construction (0.1-0.5 ms a row at 100k), so puts and a reader's catch-up on another
+//          process's puts stay as fast as in the flat layout.
 //   kAuto  flat until the namespace grows past hnsw.auto_threshold entries, HNSW from then on,
 //          flat again when it shrinks below half of that (hysteresis). The flat -> HNSW build
 //          runs on a background thread by default (IndexTuning::background_build): the flat
@@ -18,6 +22,8 @@
 // Thread safety: search() and the const accessors may run concurrently with each other;
 // add(), add_batch(), remove() and finish_build() need exclusive access (SemanticCache holds
 // its index lock shared for searches and exclusively for writes). Nothing here blocks on I/O.
+// The HNSW linker thread synchronizes with both on a lock of its own; a search may wait for
+// at most one row's link.
 //
 // Scores: with ElementType::kF32 every returned score is the exact inner product (also with
 // HNSW: the graph may miss a neighbour, recall < 1, but the scores it returns are exact), and
@@ -133,6 +139,11 @@ class VectorIndex {
   bool build_ready() const;
   // Waits for a pending background build (if any) and switches to it. Exclusive, like add().
   void finish_build();
+  // HNSW: rows added but not linked into the graph yet (they are found by an exact scan
+  // meanwhile); 0 in the flat layout.
+  std::size_t unlinked() const;
+  // Blocks until unlinked() is 0 (benchmarks and tests that want the steady state).
+  void wait_linked() const;
 
   std::size_t size() const;
   std::size_t dim() const;

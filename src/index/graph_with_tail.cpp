@@ -1,0 +1,191 @@
+#include "graph_with_tail.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+namespace engram::detail {
+
+GraphWithTail::GraphWithTail(const Codec& codec, std::unique_ptr<HnswLayout> graph)
+    : codec_(codec), graph_(std::move(graph)), tail_(codec) {}
+
+GraphWithTail::~GraphWithTail() {
+  {
+    std::unique_lock lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (linker_.joinable()) linker_.join();
+}
+
+std::size_t GraphWithTail::size() const {
+  std::shared_lock lock(mutex_);
+  return graph_->size() + tail_.size();
+}
+
+bool GraphWithTail::contains(EntryId id) const {
+  std::shared_lock lock(mutex_);
+  return tail_.contains(id) || graph_->contains(id);
+}
+
+std::optional<std::vector<std::byte>> GraphWithTail::row(EntryId id) const {
+  std::shared_lock lock(mutex_);
+  const std::byte* found = tail_.find(id);
+  if (found == nullptr) found = graph_->find(id);
+  if (found == nullptr) return std::nullopt;
+  return std::vector<std::byte>(found, found + codec_.row_bytes());
+}
+
+void GraphWithTail::upsert(EntryId id, const std::byte* row) {
+  {
+    std::unique_lock lock(mutex_);
+    graph_->remove(id);
+    if (!tail_.contains(id)) order_.push_back(id);
+    tail_.upsert(id, row);
+    if (!failed_) start_linker_locked();
+  }
+  wake_.notify_one();
+}
+
+bool GraphWithTail::remove(EntryId id) {
+  std::unique_lock lock(mutex_);
+  // order_ keeps the id; the linker skips ids that are no longer in the tail.
+  return tail_.remove(id) || graph_->remove(id);
+}
+
+void GraphWithTail::insert_bulk(std::span<const EntryId> ids, const std::byte* rows, std::size_t threads) {
+  std::unique_lock lock(mutex_);
+  graph_->insert_bulk(ids, rows, threads);
+}
+
+std::vector<Scored> GraphWithTail::search(std::span<const float> query, std::size_t k) const {
+  std::shared_lock lock(mutex_);
+  std::vector<Scored> out = graph_->search(query, k);
+  if (tail_.size() == 0) return out;
+  // Disjoint id sets, so the best k of the union are the best k of the two top-k lists.
+  const std::vector<Scored> fresh = tail_.search(query, k, 1);
+  out.insert(out.end(), fresh.begin(), fresh.end());
+  std::sort(out.begin(), out.end(), better);
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+void GraphWithTail::for_each(const std::function<void(EntryId, const std::byte*)>& f) const {
+  std::shared_lock lock(mutex_);
+  graph_->for_each(f);
+  tail_.for_each(f);
+}
+
+std::size_t GraphWithTail::unlinked() const {
+  std::shared_lock lock(mutex_);
+  return tail_.size();
+}
+
+void GraphWithTail::wait_linked() const {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return tail_.size() == 0 || failed_; });
+}
+
+std::size_t GraphWithTail::memory_bytes() const {
+  std::shared_lock lock(mutex_);
+  return graph_->memory_bytes() + tail_.memory_bytes() + order_.size() * sizeof(EntryId);
+}
+
+void GraphWithTail::set_ef_search(std::size_t ef) {
+  std::unique_lock lock(mutex_);
+  graph_->set_ef_search(ef);
+}
+
+void GraphWithTail::start_linker_locked() {
+  if (!linker_.joinable()) linker_ = std::thread([this] { link_loop(); });
+}
+
+void GraphWithTail::link_loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || tail_.size() > 0; });
+    if (stop_) return;
+    // Oldest first; ids removed or already linked since they were queued are skipped.
+    while (!order_.empty() && !tail_.contains(order_.front())) order_.pop_front();
+    if (order_.empty()) tail_.for_each_id([this](EntryId id) { order_.push_back(id); });
+    if (!order_.empty()) {
+      const EntryId id = order_.front();
+      order_.pop_front();
+      try {
+        graph_->upsert(id, tail_.find(id));
+        tail_.remove(id);
+      } catch (...) {
+        failed_ = true;  // the row stays in the tail, where searches still find it
+        order_.push_front(id);
+        idle_.notify_all();
+        return;
+      }
+    }
+    if (tail_.size() == 0) {
+      order_.clear();
+      idle_.notify_all();
+      continue;
+    }
+    // Let waiting searches in between two links (std::shared_mutex prefers readers).
+    lock.unlock();
+    std::this_thread::yield();
+    lock.lock();
+  }
+}
+
+// ---- persistence --------------------------------------------------------------------------
+
+namespace {
+
+void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
+  const auto* p = reinterpret_cast<const std::byte*>(&v);
+  out.insert(out.end(), p, p + sizeof v);
+}
+
+bool read_u64(std::span<const std::byte> in, std::size_t& at, std::uint64_t& v) {
+  if (in.size() - at < sizeof v) return false;
+  std::memcpy(&v, in.data() + at, sizeof v);
+  at += sizeof v;
+  return true;
+}
+
+}  // namespace
+
+void GraphWithTail::serialize(std::vector<std::byte>& out) const {
+  std::shared_lock lock(mutex_);
+  const std::size_t length_at = out.size();
+  put_u64(out, 0);
+  graph_->serialize(out);
+  const std::uint64_t graph_bytes = out.size() - length_at - sizeof(std::uint64_t);
+  std::memcpy(out.data() + length_at, &graph_bytes, sizeof graph_bytes);
+  const std::size_t rb = codec_.row_bytes();
+  put_u64(out, tail_.size());
+  tail_.for_each([&](EntryId id, const std::byte*) { put_u64(out, static_cast<std::uint64_t>(id)); });
+  tail_.for_each([&](EntryId, const std::byte* row) { out.insert(out.end(), row, row + rb); });
+}
+
+std::unique_ptr<GraphWithTail> GraphWithTail::load(const Codec& codec, const HnswParams& params,
+                                                   std::span<const std::byte> in) {
+  std::size_t at = 0;
+  std::uint64_t graph_bytes = 0, n = 0;
+  if (!read_u64(in, at, graph_bytes) || graph_bytes > in.size() - at) return nullptr;
+  auto graph = HnswLayout::load(codec, params, in.subspan(at, graph_bytes));
+  if (!graph) return nullptr;
+  at += graph_bytes;
+  const std::size_t rb = codec.row_bytes();
+  if (!read_u64(in, at, n) || n > (in.size() - at) / (sizeof(std::uint64_t) + rb) ||
+      in.size() - at != n * (sizeof(std::uint64_t) + rb))
+    return nullptr;
+  auto out = std::make_unique<GraphWithTail>(codec, std::move(graph));
+  const std::byte* ids = in.data() + at;
+  const std::byte* rows = ids + n * sizeof(std::uint64_t);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::int64_t id = 0;
+    std::memcpy(&id, ids + i * sizeof id, sizeof id);
+    if (id <= 0 || out->contains(id)) return nullptr;  // the sets must be disjoint, ids unique
+    out->upsert(id, rows + i * rb);
+  }
+  return out;
+}
+
+}  // namespace engram::detail
