@@ -106,21 +106,31 @@ StoredEntry make_entry(std::size_t i, std::size_t d, const std::string& ns = "")
 }
 
 // Bulk-loads entries [0, n) (namespace i % namespaces when namespaces > 1) with insert_many.
+// Each batch's entries (and their embeddings) are made before the clock starts, so
+// `store_s` (open, the insert_many calls, close) and `per_batch` time the store alone.
 void bulk_load(const std::filesystem::path& file, std::size_t n, std::size_t d, std::size_t namespaces = 1,
-               Latencies* per_batch = nullptr) {
-  SqliteStore store(file);
-  store.open(SuppliedEmbedder(d).fingerprint(), d);
+               Latencies* per_batch = nullptr, double* store_s = nullptr) {
+  Clock::duration store{};
+  auto t0 = Clock::now();
+  SqliteStore store_handle(file);
+  store_handle.open(SuppliedEmbedder(d).fingerprint(), d);
+  store += Clock::now() - t0;
   const std::size_t batch = 1000;
   std::vector<StoredEntry> entries;
   for (std::size_t start = 0; start < n; start += batch) {
     entries.clear();
     for (std::size_t i = start; i < std::min(n, start + batch); ++i)
       entries.push_back(make_entry(i, d, namespaces > 1 ? "ns" + std::to_string(i % namespaces) : ""));
-    const auto t0 = Clock::now();
-    store.insert_many(entries);
-    if (per_batch) per_batch->add(Clock::now() - t0);
+    t0 = Clock::now();
+    store_handle.insert_many(entries);
+    const auto took = Clock::now() - t0;
+    store += took;
+    if (per_batch) per_batch->add(took);
   }
-  store.close();
+  t0 = Clock::now();
+  store_handle.close();
+  store += Clock::now() - t0;
+  if (store_s) *store_s = std::chrono::duration<double>(store).count();
 }
 
 std::unique_ptr<Cache> open_cache(const std::filesystem::path& file, std::size_t d, CacheOptions options = {}) {
@@ -191,16 +201,13 @@ void w4_put(benchmark::State& state) {
 
 void w4_bulk(benchmark::State& state) {
   Latencies batches;
-  double total_s = 0;
-  for (auto _ : state) {
-    const auto t0 = Clock::now();
-    bulk_load(fresh_file("bulk.db"), main_n(), kDim, 1, &batches);
-    total_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  }
+  double store_s = 0;
+  for (auto _ : state) bulk_load(fresh_file("bulk.db"), main_n(), kDim, 1, &batches, &store_s);
   Row row{"W4 bulk insert_many", "sqlite, per 1000-row batch"};
   row.n = static_cast<double>(main_n());
   row.d = kDim;
-  row.ops_s = static_cast<double>(main_n()) / total_s;  // rows/s including data generation
+  // rows/s of the store: open + insert_many calls + close; making the entries is not timed.
+  row.ops_s = static_cast<double>(main_n()) / store_s;
   publish(state, batches, row);
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <fstream>
@@ -734,6 +735,48 @@ TEST(SqliteVersion, OneChangePerRowInEveryWrite) {
   EXPECT_EQ((*feed)[9], (Change{10, ids[1], ChangeKind::kDelete}));
   EXPECT_EQ(s.changes_since(3, 2)->size(), 2u);
   EXPECT_FALSE(s.changes_since(11, 100).has_value()) << "a version ahead of the counter";
+}
+
+// A batch longer than one multi-row change statement (and not a multiple of it): ids come back
+// in the caller's order, each row's change record carries its own version in that order, and
+// a (ns, hash) repeated inside the batch upserts the first row (same id, the last one wins)
+// with a change record per occurrence, exactly as single inserts would.
+TEST(SqliteInsert, LongBatchKeepsCallerOrderIdsAndOneChangePerRow) {
+  TempDir dir;
+  auto s = open_store(dir / "cache.db");
+  const auto first = s.insert(make_entry("a", "before"));
+  std::vector<StoredEntry> batch;
+  batch.reserve(123);
+  for (int i = 0; i < 123; ++i) batch.push_back(make_entry(i % 2 == 0 ? "a" : "b", std::to_string(i)));
+  batch[7] = make_entry("a", "before", "{\"again\":1}");  // already stored
+  batch[100] = make_entry("b", "9", "{\"dup\":1}");       // same key as batch[9]
+  const auto ids = s.insert_many(batch);
+  ASSERT_EQ(ids.size(), batch.size());
+  EXPECT_EQ(ids[7], first);
+  EXPECT_EQ(ids[100], ids[9]);
+  std::set<EntryId> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), batch.size() - 1);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto got = s.get_by_id(ids[i]);
+    ASSERT_TRUE(got.has_value()) << i;
+    EXPECT_EQ(got->ns, batch[i == 9 ? 100 : i].ns) << i;
+    EXPECT_EQ(got->query_hash, batch[i == 9 ? 100 : i].query_hash) << i;
+    EXPECT_EQ(got->metadata, batch[i == 9 ? 100 : i].metadata) << i;
+  }
+  EXPECT_EQ(s.get_by_id(first)->metadata, "{\"again\":1}");
+  EXPECT_EQ(s.count(), batch.size() - 1);  // 121 new keys plus "before"
+  EXPECT_EQ(s.read_version_counter(), 1 + batch.size());
+  auto feed = s.changes_since(1, 1000);
+  ASSERT_TRUE(feed.has_value());
+  ASSERT_EQ(feed->size(), batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ((*feed)[i], (Change{i + 2, ids[i], ChangeKind::kUpsert})) << i;
+  }
+  // Single inserts: a new key gets a new id, an existing key keeps its id.
+  const auto fresh = s.insert(make_entry("c", "new"));
+  EXPECT_GT(fresh, *std::max_element(ids.begin(), ids.end()));
+  EXPECT_EQ(s.insert(make_entry("b", "9")), ids[9]);
+  EXPECT_EQ(s.read_version_counter(), 3 + batch.size());
 }
 
 TEST(SqliteVersion, RetentionPrunesTheLog) {

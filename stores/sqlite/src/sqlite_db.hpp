@@ -49,6 +49,7 @@ enum class Sql : std::size_t {
   kReadState,
   kWriteState,
   kInsertChange,
+  kInsertChanges,  // kChangeChunk change rows in one statement
   kPruneChanges,
   kChangesSince,
   kGetById,
@@ -61,6 +62,7 @@ enum class Sql : std::size_t {
   kIterSince,
   kIndexRows,
   kUpsert,
+  kIdByHash,
   kUpdateAccess,
   kTouch,
   kDeleteId,
@@ -75,6 +77,9 @@ enum class Sql : std::size_t {
 };
 
 const char* sql_text(Sql id) noexcept;
+
+// Rows per Sql::kInsertChanges statement.
+inline constexpr std::size_t kChangeChunk = 50;
 
 class Db;
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <system_error>
 #include <utility>
 
@@ -39,6 +40,18 @@ const char* sql_text(Sql id) noexcept {
       return "UPDATE engram_state SET version = ?1, log_floor = ?2 WHERE singleton = 1";
     case Sql::kInsertChange:
       return "INSERT INTO engram_changes(version, entry_id, kind) VALUES (?1, ?2, ?3)";
+    case Sql::kInsertChanges: {
+      // kChangeChunk rows: versions ?1, ?1 + 1, ...; kind ?2; entry ids ?3, ?4, ...
+      static const std::string text = [] {
+        std::string sql = "INSERT INTO engram_changes(version, entry_id, kind) VALUES ";
+        for (std::size_t i = 0; i < kChangeChunk; ++i) {
+          if (i > 0) sql += ", ";
+          sql += "(?1 + " + std::to_string(i) + ", ?" + std::to_string(i + 3) + ", ?2)";
+        }
+        return sql;
+      }();
+      return text.c_str();
+    }
     case Sql::kPruneChanges:
       return "DELETE FROM engram_changes WHERE version <= ?1";
     case Sql::kChangesSince:
@@ -67,7 +80,9 @@ const char* sql_text(Sql id) noexcept {
              "ON CONFLICT(ns, hash) DO UPDATE SET query = excluded.query, response = excluded.response, "
              "embedding = excluded.embedding, metadata = excluded.metadata, created_at = excluded.created_at, "
              "last_accessed_at = excluded.last_accessed_at, ttl_ms = excluded.ttl_ms, "
-             "access_count = excluded.access_count RETURNING id";
+             "access_count = excluded.access_count";
+    case Sql::kIdByHash:
+      return "SELECT id FROM engram_entries WHERE ns = ?1 AND hash = ?2";
     case Sql::kUpdateAccess:
       return "UPDATE engram_entries SET last_accessed_at = ?2, access_count = access_count + 1 WHERE id = ?1";
     case Sql::kTouch:
@@ -241,6 +256,24 @@ class WriteTxn {
     changed_ = true;
   }
 
+  // Records one change per id, in order, with consecutive versions: kChangeChunk rows per
+  // statement (a multi-row INSERT), the rest one by one. Same rows as change() per id.
+  void changes(std::span<const EntryId> ids, ChangeKind kind) {
+    if (ids.empty()) return;
+    read_state();
+    const std::int64_t k = kind == ChangeKind::kUpsert ? 0 : 1;
+    std::size_t i = 0;
+    for (; ids.size() - i >= detail::kChangeChunk; i += detail::kChangeChunk) {
+      auto stmt = impl_.db.use(Sql::kInsertChanges);
+      stmt.bind(1, static_cast<std::int64_t>(version_ + 1)).bind(2, k);
+      for (std::size_t j = 0; j < detail::kChangeChunk; ++j) stmt.bind(static_cast<int>(j + 3), ids[i + j]);
+      stmt.run();
+      version_ += detail::kChangeChunk;
+    }
+    for (; i < ids.size(); ++i) change(ids[i], kind);
+    changed_ = true;
+  }
+
   // A quota this transaction wrote, for the cache.
   void quota_written(std::string_view ns, std::size_t max_entries) {
     quota_ns_ = std::string(ns);
@@ -362,26 +395,38 @@ void check_dimension(const detail::SqliteState& impl, const StoredEntry& e) {
   }
 }
 
+// Inserts or updates one entry and returns its id. No RETURNING clause: SQLite runs RETURNING
+// through an ephemeral table and a trigger-like subprogram on every call, which costs more
+// than the rare extra lookup below. A fresh row's id comes from last_insert_rowid, which the
+// DO UPDATE branch leaves alone, so it is first set to 0 (never an entry id: AUTOINCREMENT
+// starts at 1 and ids are never assigned by callers) to tell the two branches apart.
 EntryId upsert(detail::SqliteState& impl, const StoredEntry& e, std::string& scratch) {
-  auto stmt = impl.db.use(Sql::kUpsert);
-  stmt.bind_blob(1, e.ns)
-      .bind_blob(2, e.query_hash.bytes.data(), e.query_hash.bytes.size())
-      .bind_text(3, e.query)
-      .bind_text(4, e.response)
-      .bind_blob(5, detail::embedding_bytes(e.embedding, scratch))
-      .bind_text(6, e.metadata)
-      .bind(7, detail::to_ms(e.created_at))
-      .bind(8, detail::to_ms(e.last_accessed_at));
-  if (e.ttl) {
-    stmt.bind(9, e.ttl->count());
-  } else {
-    stmt.bind_null(9);
+  sqlite3* db = impl.db.handle();
+  {
+    auto stmt = impl.db.use(Sql::kUpsert);
+    stmt.bind_blob(1, e.ns)
+        .bind_blob(2, e.query_hash.bytes.data(), e.query_hash.bytes.size())
+        .bind_text(3, e.query)
+        .bind_text(4, e.response)
+        .bind_blob(5, detail::embedding_bytes(e.embedding, scratch))
+        .bind_text(6, e.metadata)
+        .bind(7, detail::to_ms(e.created_at))
+        .bind(8, detail::to_ms(e.last_accessed_at));
+    if (e.ttl) {
+      stmt.bind(9, e.ttl->count());
+    } else {
+      stmt.bind_null(9);
+    }
+    stmt.bind(10, e.access_count);
+    sqlite3_set_last_insert_rowid(db, 0);
+    stmt.run();
   }
-  stmt.bind(10, e.access_count);
-  if (!stmt.step()) detail::throw_corrupt_row(impl.file(), "an upsert returned no id");
-  EntryId id = stmt.column_int(0);
-  stmt.run();
-  return id;
+  if (EntryId id = sqlite3_last_insert_rowid(db); id != 0) return id;
+  // The DO UPDATE branch ran: the row exists, under its old id.
+  auto stmt = impl.db.use(Sql::kIdByHash);
+  stmt.bind_blob(1, e.ns).bind_blob(2, e.query_hash.bytes.data(), e.query_hash.bytes.size());
+  if (!stmt.step()) detail::throw_corrupt_row(impl.file(), "an upserted entry is missing");
+  return stmt.column_int(0);
 }
 
 // Runs a DELETE ... RETURNING id and returns the ids, ascending.
@@ -608,11 +653,10 @@ std::vector<EntryId> SqliteStore::insert_many(std::span<const StoredEntry> entri
   ids.reserve(entries.size());
   std::string scratch;
   WriteTxn txn(d);
-  for (const auto& entry : entries) {
-    EntryId id = upsert(d, entry, scratch);
-    txn.change(id, ChangeKind::kUpsert);
-    ids.push_back(id);
-  }
+  for (const auto& entry : entries) ids.push_back(upsert(d, entry, scratch));
+  // The log rows after the entries, in the same order as before (one version per entry, in
+  // the caller's order), with multi-row statements.
+  txn.changes(ids, ChangeKind::kUpsert);
   txn.commit();
   return ids;
 }
