@@ -80,6 +80,31 @@ TEST(SqliteCheckpoint, BackgroundThreadCopiesTheWalIntoTheDatabase) {
   EXPECT_EQ(count_rows(again), 1000 + pokes);
 }
 
+// A burst (one 3,000-row transaction here) grows the -wal file far past the checkpoint
+// threshold; once the background checkpoint has copied it, the next commit restarts the WAL
+// and shrinks the file back to twice the threshold (PRAGMA journal_size_limit).
+TEST(SqliteCheckpoint, WalShrinksAfterABurst) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  SqliteOptions o;
+  o.wal_autocheckpoint_pages = 10;
+  SqliteStore s(path, o);
+  s.open(kFingerprint, kDim);
+  std::vector<StoredEntry> burst;
+  for (int i = 0; i < 3000; ++i) burst.push_back(make_entry("ns", "burst" + std::to_string(i)));
+  s.insert_many(burst);
+  const std::uintmax_t limit = 2 * 10 * 4096;
+  ASSERT_GT(wal_size(path), 4 * limit);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::size_t pokes = 0;
+  while (wal_size(path) > limit && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));   // the checkpointer copies the burst
+    s.insert(make_entry("ns", "poke" + std::to_string(pokes++)));  // restarts the WAL once it has
+  }
+  EXPECT_LE(wal_size(path), limit);
+  EXPECT_EQ(count_rows(s), 3000 + pokes);
+}
+
 TEST(SqliteCheckpoint, OffMeansSqlitesOwnAutocheckpoint) {
   TempDir dir;
   SqliteOptions o;

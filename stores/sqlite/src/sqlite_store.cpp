@@ -537,6 +537,17 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
     impl->db.exec(pragmas.c_str(), "configuring the connection");
   }
   impl->schema_version = detail::prepare_schema(impl->db, fingerprint, dim);
+  if (!impl->memory && options_.wal_autocheckpoint_pages > 0) {
+    // A writer that never pauses keeps the WAL from restarting (a restart needs every frame
+    // checkpointed at the moment a transaction begins), so a burst of puts or a bulk load can
+    // grow the -wal file to hundreds of MB. SQLite reuses it from the start after the next
+    // pause; this limit makes that restart also shrink the file back to twice the checkpoint
+    // threshold instead of leaving the burst's size on disk.
+    const auto page = static_cast<std::size_t>(impl->db.query_int("PRAGMA page_size", "reading the page size"));
+    const auto pages = std::min<std::size_t>(options_.wal_autocheckpoint_pages, std::size_t{1} << 30);
+    const std::string limit = "PRAGMA journal_size_limit = " + std::to_string(2 * pages * page);
+    (void)impl->db.query_int(limit.c_str(), "limiting the WAL size");
+  }
   impl->dim = dim;
   // After the schema step SQLite has read through the WAL, so region 0 of the -shm is mapped.
   if (!impl->memory) impl->tap = detail::wal_index_tap(impl->db.handle());

@@ -71,7 +71,8 @@ struct SqliteOptions {
   // ~2x longer with 256 MiB mapped), and a mapped file turns I/O errors into SIGBUS.
   std::size_t mmap_size = 0;
   // WAL pages after which a commit checkpoints (PRAGMA wal_autocheckpoint). Larger: fewer,
-  // longer checkpoints (each costs two fdatasync) and a larger -wal file between them.
+  // longer checkpoints (each costs two fdatasync) and a larger -wal file between them. The
+  // -wal file is truncated back to twice this many pages when the WAL restarts after a burst.
   std::size_t wal_autocheckpoint_pages = 16000;
   // Run those checkpoints on a background thread with a connection of its own (PASSIVE: it
   // never takes the write lock nor waits for readers) instead of inside the commit that
