@@ -1126,8 +1126,10 @@ class SemanticCache {
 
   void discard_sidecar(const std::string& message) {
     rewrite_sidecar_.store(true);  // the file on disk is unusable: the next persist replaces it
-    sidecar_discards_.fetch_add(1, std::memory_order_relaxed);
     report_error(CheckpointError(message), {});
+    // Counted after the report: whoever sees the count (a test waiting for the background
+    // check) finds on_error called.
+    sidecar_discards_.fetch_add(1, std::memory_order_release);
   }
 
   // The background flusher's test: enough changes since the last sidecar.

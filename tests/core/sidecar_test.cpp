@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -65,6 +66,7 @@ class Sidecar : public ::testing::Test {
   std::filesystem::path sidecar_ = dir_ / "cache.db.engram-index";
   std::vector<Query> queries_;
   std::vector<std::string> errors_;
+  std::mutex errors_mu_;  // on_error may run on the cache's background row check
 
   CacheOptions options(std::int64_t at = kReadAt, bool sidecar = true) {
     CacheOptions o;
@@ -72,7 +74,10 @@ class Sidecar : public ::testing::Test {
     o.clock = [at] { return Timestamp(Millis(at)); };
     o.flush_interval = Millis(0);  // no background thread: tests fork
     if (!sidecar) o.index_path = std::filesystem::path();
-    o.on_error = [this](const std::exception& e) { errors_.emplace_back(e.what()); };
+    o.on_error = [this](const std::exception& e) {
+      const std::lock_guard lock(errors_mu_);
+      errors_.emplace_back(e.what());
+    };
     return o;
   }
   std::unique_ptr<Cache> open(CacheOptions o, SqliteOptions so = {}) {
@@ -557,7 +562,10 @@ TEST_F(Sidecar, DamagedRowFoundByTheBackgroundCheckRebuilds) {
       std::string bad = good;
       bad[at] = static_cast<char>(bad[at] ^ (1 << (rng() % 8)));
       write_file(sidecar_, bad);
-      errors_.clear();
+      {
+        const std::lock_guard lock(errors_mu_);
+        errors_.clear();
+      }
       auto cache = open(options());
       EXPECT_EQ(cache->stats().sidecar_loads, 1u);  // the eager checks pass: the rows are checked later
       // Answers asked meanwhile are re-scored from the store: a hit is a true one.
@@ -582,8 +590,13 @@ TEST_F(Sidecar, DamagedRowFoundByTheBackgroundCheckRebuilds) {
       const Stats stats = cache->stats();
       EXPECT_EQ(stats.sidecar_discards, 1u);
       EXPECT_GE(stats.rebuilds, 1u);
-      ASSERT_FALSE(errors_.empty());
-      EXPECT_NE(errors_.front().find("background"), std::string::npos) << errors_.front();
+      std::vector<std::string> seen;
+      {
+        const std::lock_guard lock(errors_mu_);
+        seen = errors_;
+      }
+      ASSERT_FALSE(seen.empty());
+      EXPECT_NE(seen.front().find("background"), std::string::npos) << seen.front();
       EXPECT_EQ(answers(*cache), want);
       // The damaged file is replaced on close, although the store did not change.
       cache->close();
