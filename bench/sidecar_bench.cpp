@@ -135,7 +135,7 @@ std::size_t scaled(std::size_t n) { return quick() ? n / 10 : n; }
 
 // A store of n entries with a current sidecar for (kind, element). Built once per name.
 std::filesystem::path prepared(const std::string& name, std::size_t n, IndexKind kind, ElementType element) {
-  const auto file = scratch_dir() / name;
+  auto file = scratch_dir() / name;
   if (std::filesystem::exists(file)) return file;
   remove_store(file);
   bulk_load(file, 0, n);
