@@ -107,13 +107,17 @@ bool CacheState::restore_namespace(std::string_view ns_name, const IndexImageVie
   if (ns.exact.size() != 0) return false;
   if (!ns.exact.assign(slot_records, used, table, free_list, &last_generation_)) return false;
   if (!ns.index.restore(index, std::move(backing)) || ns.index.size() != ns.exact.size()) return false;
-  bool ok = true;
   std::uint64_t digest = 0;
+  std::vector<std::pair<EntryId, Slot*>> entries;
+  entries.reserve(ns.exact.size());
   ns.exact.for_each([&](Slot& slot) {
-    if (!ok) return;
-    if (!ids_.insert(slot.id, EntryRef{&ns, &slot}, /*replace=*/false)) ok = false;
+    entries.emplace_back(slot.id, &slot);
     digest += mix_id(slot.id);
   });
+  const bool ok = ids_.insert_all_new(std::span<const std::pair<EntryId, Slot*>>(entries),
+                                      [&ns](const std::pair<EntryId, Slot*>& e) {
+                                        return EntryRef{&ns, e.second};
+                                      });
   // The same ids in both layers: equal sizes, no id twice, and equal order-free digests.
   return ok && digest == ns.index.id_digest();
 }

@@ -124,6 +124,10 @@ bool ExactMap::assign(const std::byte* records, std::size_t used, std::span<cons
   chunks_.reserve(n_chunks);
   for (std::size_t c = 0; c < n_chunks; ++c) chunks_.push_back(std::make_unique<Slot[]>(kChunkSlots));
   used_ = used;
+  // Which slots are live, and which a table cell or free-list entry has named: bitmaps (a
+  // million slots take 128 KiB each, so the table pass below probes the cache, not the
+  // 64 MiB of slots in random order).
+  std::vector<bool> is_live(used, false), seen(used, false);
   std::size_t live_seen = 0;
   for (std::size_t n = 0; n < used; ++n) {
     SlotRecord rec;
@@ -138,17 +142,17 @@ bool ExactMap::assign(const std::byte* records, std::size_t used, std::span<cons
       return false;
     }
     if (rec.id != 0) {
+      is_live[n] = true;
       ++live_seen;
       if (++*generation == 0) ++*generation;
       slot.generation = *generation;
     }
   }
   // Every cell names a distinct live slot; every free entry a distinct free one.
-  std::vector<bool> seen(used, false);
   std::size_t cells = 0;
   for (const std::uint32_t cell : table) {
     if (cell == kEmpty) continue;
-    if (cell > used || seen[cell - 1] || at(cell - 1).id == 0) {
+    if (cell > used || seen[cell - 1] || !is_live[cell - 1]) {
       clear();
       return false;
     }
@@ -156,7 +160,7 @@ bool ExactMap::assign(const std::byte* records, std::size_t used, std::span<cons
     ++cells;
   }
   for (const std::uint32_t n : free_list) {
-    if (n >= used || seen[n] || at(n).id != 0) {
+    if (n >= used || seen[n] || is_live[n]) {
       clear();
       return false;
     }

@@ -421,15 +421,26 @@ const MappedSidecar::Section* MappedSidecar::find(std::uint32_t kind, std::uint3
   return nullptr;
 }
 
-std::string MappedSidecar::verify() const {
+std::uint64_t MappedSidecar::rows_bytes() const noexcept {
+  std::uint64_t total = 0;
+  for (const Section& s : sections_)
+    if (s.kind == kRows) total += s.size;
+  return total;
+}
+
+std::string MappedSidecar::verify(Sections which, unsigned threads) const {
   struct Task {
     std::size_t section;
     std::uint64_t block;
+  };
+  auto wanted = [which](const Section& s) {
+    return which == Sections::kAll || (which == Sections::kRowsOnly) == (s.kind == kRows);
   };
   std::vector<Task> tasks;
   std::vector<std::vector<std::uint64_t>> digests(sections_.size());
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < sections_.size(); ++i) {
+    if (!wanted(sections_[i])) continue;
     digests[i].resize(blocks_of(sections_[i].size));
     for (std::uint64_t b = 0; b < digests[i].size(); ++b) tasks.push_back({i, b});
     total += sections_[i].size;
@@ -442,7 +453,7 @@ std::string MappedSidecar::verify() const {
           s.size == 0 ? XXH3_64bits(at(s.offset), 0) : block_digest(at(s.offset), s.size, tasks[t].block);
     }
   };
-  if (total >= kParallelBytes && std::thread::hardware_concurrency() > 1) {
+  if (threads > 1 && total >= kParallelBytes && std::thread::hardware_concurrency() > 1) {
     std::thread helper(work);
     work();
     helper.join();
@@ -450,6 +461,7 @@ std::string MappedSidecar::verify() const {
     work();
   }
   for (std::size_t i = 0; i < sections_.size(); ++i) {
+    if (!wanted(sections_[i])) continue;
     const auto& d = digests[i];
     if (XXH3_64bits(d.data(), d.size() * sizeof(std::uint64_t)) != sections_[i].checksum) {
       const Section& s = sections_[i];

@@ -43,6 +43,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -89,7 +90,13 @@ class SemanticCache {
       std::lock_guard store_lock(store_mu_);
       if (!load_sidecar_locked()) rebuild_locked();
     }
-    if (options_.flush_interval.count() > 0) flusher_ = std::thread([this] { flusher_loop(); });
+    start_row_verifier();
+    try {
+      if (options_.flush_interval.count() > 0) flusher_ = std::thread([this] { flusher_loop(); });
+    } catch (...) {
+      if (verifier_.joinable()) verifier_.join();
+      throw;
+    }
   }
 
   // Closes the cache (writing back buffered accesses); errors are swallowed here — call
@@ -445,6 +452,7 @@ class SemanticCache {
     }
     flusher_cv_.notify_all();
     if (flusher_.joinable()) flusher_.join();
+    if (verifier_.joinable()) verifier_.join();  // its verdict decides what may be persisted
     std::exception_ptr error;
     try {
       flush_touches();
@@ -468,8 +476,9 @@ class SemanticCache {
 
  private:
   static constexpr std::size_t kSyncBatch = 4096;
-  static constexpr std::size_t kRebuildChunk = 8192;  // rows per bulk index insertion
-  static constexpr std::size_t kTouchChunk = 128;     // touches per write-back transaction
+  static constexpr std::size_t kScanChangedRows = 16;  // upserted ids in a batch read by one scan
+  static constexpr std::size_t kRebuildChunk = 8192;   // rows per bulk index insertion
+  static constexpr std::size_t kTouchChunk = 128;      // touches per write-back transaction
   using Clock = std::chrono::steady_clock;
 
   Timestamp now() const { return options_.clock ? options_.clock() : detail::system_now(); }
@@ -564,7 +573,10 @@ class SemanticCache {
     {
       std::shared_lock lock(state_mu_);
       if (detail::NamespaceState* space = state_.find_namespace(ns)) {
-        exact_scores = space->index.exact_scores();
+        // Rows still unverified (a sidecar open, "The sidecar" in docs/architecture.md): the
+        // candidates are re-scored from the store like quantized ones, so a damaged row can
+        // at most keep its own entry out of the top k, never lend an entry a score.
+        exact_scores = space->index.exact_scores() && !rows_unverified_.load(std::memory_order_acquire);
         build_ready = space->index.build_ready();
         for (const Candidate& c : space->index.search(embedding, options_.top_k)) {
           if (const auto* ref = state_.find_id(c.id))
@@ -777,11 +789,21 @@ class SemanticCache {
         rebuild_locked();
         return;
       }
-      for (const Change& change : *changes) {
-        std::optional<StoredEntry> stored;
-        if (change.kind == ChangeKind::kUpsert) stored = store_.get_by_id(change.id);
-        if (stored) apply_entry_locked(std::move(*stored));
-        else remove_locked(change.id);
+      ChangedRows rows = read_changed_rows_locked(*changes);
+      for (std::size_t i = 0; i < changes->size(); ++i) {
+        const Change& change = (*changes)[i];
+        if (change.kind == ChangeKind::kUpsert) {
+          // An id's changes are upserts and at most one final delete (ids are never reused),
+          // and each upsert reads the id's current row: applying it at the id's last upsert
+          // in the batch leaves the same state as applying it at every one.
+          if (rows.last_upsert.at(change.id) == i) {
+            auto it = rows.found.find(change.id);
+            if (it != rows.found.end()) apply_entry_locked(std::move(it->second));
+            else remove_locked(change.id);  // deleted since
+          }
+        } else {
+          remove_locked(change.id);
+        }
         local_version_ = change.version;
         last_applied_ = change;
       }
@@ -789,6 +811,49 @@ class SemanticCache {
     }
     syncs_.fetch_add(1, std::memory_order_relaxed);
     emit("sync", EventAttrs{});
+  }
+
+  // The current rows of the ids a batch of changes upserts (ids absent from `found` are
+  // deleted), and the position of each id's last upsert in the batch.
+  struct ChangedRows {
+    std::unordered_map<EntryId, StoredEntry> found;
+    std::unordered_map<EntryId, std::size_t> last_upsert;
+  };
+
+  // Reads them in one ascending iter_since scan from the smallest id when there are enough of
+  // them (a catch-up after a sidecar open applies thousands: one scan instead of one get_by_id
+  // each), the rest with get_by_id. The scan stops once it has seen every id, or after reading
+  // as many rows nobody asked for as it was asked for (ids scattered over an old store), and
+  // the ids past where it stopped are read one by one. Needs store_mu_.
+  ChangedRows read_changed_rows_locked(const std::vector<Change>& changes) {
+    ChangedRows out;
+    std::vector<EntryId> want;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      if (changes[i].kind != ChangeKind::kUpsert) continue;
+      if (out.last_upsert.insert_or_assign(changes[i].id, i).second) want.push_back(changes[i].id);
+    }
+    std::sort(want.begin(), want.end());
+    out.found.reserve(want.size());
+    std::size_t next = 0;  // want[0, next) are read (or known deleted)
+    if (want.size() >= kScanChangedRows) {
+      std::size_t unwanted = 0;
+      bool stopped = false;
+      store_.iter_since(want.front() - 1, [&](const StoredEntry& e) {
+        while (next < want.size() && want[next] < e.id) ++next;  // passed over: deleted
+        if (next < want.size() && want[next] == e.id) {
+          out.found.emplace(e.id, e);
+          ++next;
+        } else {
+          ++unwanted;
+        }
+        stopped = next < want.size() && unwanted > want.size();
+        return next < want.size() && !stopped;
+      });
+      if (!stopped) next = want.size();  // the scan reached the end: the rest are deleted
+    }
+    for (; next < want.size(); ++next)
+      if (auto e = store_.get_by_id(want[next])) out.found.emplace(want[next], std::move(*e));
+    return out;
   }
 
   // The change records after local_version_, or nullopt when they do not continue the history
@@ -810,7 +875,9 @@ class SemanticCache {
   // index's bulk path. Needs both locks.
   void rebuild_locked() {
     write_touches_locked(state_.take_touches());
+    ++state_epoch_;
     state_.clear();
+    rows_unverified_.store(false, std::memory_order_release);  // nothing left from a sidecar
     const std::uint64_t version = store_.read_version_counter();
     // One namespace's rows on their way into the index: keys plus vectors, row-major, so the
     // index's bulk path reads them without another copy.
@@ -927,6 +994,7 @@ class SemanticCache {
   // it was discarded. Needs both locks.
   bool load_sidecar_locked() {
     if (!sidecar_path_) return false;
+    const auto started = std::chrono::steady_clock::now();
     std::string uuid;
     try {
       uuid = store_uuid_locked();
@@ -945,16 +1013,37 @@ class SemanticCache {
     if (!file) return false;
     const detail::SidecarHeader& h = file->header();
     std::string why = sidecar_mismatch(h, uuid);
-    if (why.empty()) why = file->verify();
+    // Large row sections are verified after the open, in the background; every other section
+    // (header, directory, ids, id map, HNSW graphs, exact map, quarantine) before any use.
+    const bool background = file->rows_bytes() >= detail::sidecar_background_verify_bytes.load();
+    using Sections = detail::MappedSidecar::Sections;
+    if (why.empty()) why = file->verify(background ? Sections::kAllButRows : Sections::kAll);
+    const auto checked = std::chrono::steady_clock::now();
     if (why.empty()) {
       if (auto quarantined = file->restore_into(state_, file)) {
+        const auto restored = std::chrono::steady_clock::now();
         quarantined_ = std::unordered_set<EntryId>(quarantined->begin(), quarantined->end());
         local_version_ = h.store_version;
         last_applied_ = h.last_applied;
         persisted_version_.store(h.store_version);
         sidecar_loads_.fetch_add(1, std::memory_order_relaxed);
-        emit("sidecar_load", EventAttrs{.count = state_.entries()});
+        if (background) {
+          unverified_file_ = file;
+          unverified_epoch_ = state_epoch_;
+          rows_unverified_.store(true, std::memory_order_release);
+        }
+        const std::uint64_t behind = store_.read_version_counter() - h.store_version;
         sync_if_moved_locked();
+        // Where the open went: detail is "checks A ms, restore B ms, catch-up C ms (N changes),
+        // rows checked in the background|before"; latency is the whole load.
+        const auto done = std::chrono::steady_clock::now();
+        auto ms = [](auto d) { return std::to_string(std::chrono::duration<double, std::milli>(d).count()); };
+        const std::string phases = "checks " + ms(checked - started) + " ms, restore " + ms(restored - checked) +
+                                   " ms, catch-up " + ms(done - restored) + " ms (" + std::to_string(behind) +
+                                   " changes), rows checked " + (background ? "in the background" : "before");
+        emit("sidecar_load", EventAttrs{.latency = std::chrono::duration_cast<Millis>(done - started),
+                                        .count = state_.entries(),
+                                        .detail = phases});
         return true;
       }
       why = "its sections do not fit together";
@@ -967,9 +1056,82 @@ class SemanticCache {
     return false;
   }
 
+  // ---- background verification of a sidecar's rows ----
+  //
+  // Why a row verified after the open can never produce a wrong answer:
+  //  - Until the verdict, rows_unverified_ makes every semantic get re-score its candidates
+  //    from the store's own float32 embeddings (as for quantized layouts): the score that
+  //    decides a hit is never computed from a sidecar row. A damaged row can only rank its own
+  //    entry too low (a miss or a lesser hit that is a true hit on its own, as with an
+  //    approximate index) until the verdict. The ids, id map, exact map and graphs are
+  //    verified before the open returns, so every candidate is the entry the store holds.
+  //  - Nothing derived from the rows is persisted before the verdict: persist_sidecar waits.
+  //  - A mismatch discards the whole restored state: the verifier rebuilds every layer from
+  //    the store (unless something rebuilt it meanwhile, state_epoch_), counts a discard and
+  //    reports it, so rows copied into private chunks since (copy-on-write) or an HNSW graph
+  //    built from them go too.
+  //  - close() joins the verifier before it persists or closes the store.
+
+  // Starts the verification recorded by load_sidecar_locked (after the constructor's locks
+  // are released); runs it inline if no thread can be started.
+  void start_row_verifier() {
+    if (!unverified_file_) return;
+    auto file = std::move(unverified_file_);
+    const std::uint64_t epoch = unverified_epoch_;
+    {
+      std::lock_guard lock(verify_mu_);
+      verify_pending_ = true;
+    }
+    try {
+      verifier_ = std::thread([this, file, epoch] { verify_rows(*file, epoch); });
+    } catch (const std::system_error&) {
+      verify_rows(*file, epoch);
+    }
+  }
+
+  void verify_rows(const detail::MappedSidecar& file, std::uint64_t epoch) {
+    // One thread: the open has returned and the process has its own work to do.
+    const std::string why = file.verify(detail::MappedSidecar::Sections::kRowsOnly, /*threads=*/1);
+    if (!why.empty()) {
+      {
+        std::unique_lock lock(state_mu_);
+        std::lock_guard store_lock(store_mu_);
+        if (state_epoch_ == epoch) {
+          try {
+            rebuild_locked();
+          } catch (const std::exception& e) {
+            // Left empty and behind: the next sync replays the feed or rebuilds.
+            state_.clear();
+            ++state_epoch_;
+            local_version_ = 0;
+            last_applied_.reset();
+            report_error(e, {});
+          }
+        }
+      }
+      discard_sidecar("index sidecar '" + sidecar_path_->string() + "': " + why +
+                      " (found after the open, by the background check of its rows). Remediation: none needed: "
+                      "the cache rebuilt its index from the store (and writes a new sidecar on close).");
+    }
+    rows_unverified_.store(false, std::memory_order_release);
+    {
+      std::lock_guard lock(verify_mu_);
+      verify_pending_ = false;
+    }
+    verify_cv_.notify_all();
+  }
+
+  void await_row_verification() {
+    std::unique_lock lock(verify_mu_);
+    verify_cv_.wait(lock, [this] { return !verify_pending_; });
+  }
+
   void discard_sidecar(const std::string& message) {
-    sidecar_discards_.fetch_add(1, std::memory_order_relaxed);
+    rewrite_sidecar_.store(true);  // the file on disk is unusable: the next persist replaces it
     report_error(CheckpointError(message), {});
+    // Counted after the report: whoever sees the count (a test waiting for the background
+    // check) finds on_error called.
+    sidecar_discards_.fetch_add(1, std::memory_order_release);
   }
 
   // The background flusher's test: enough changes since the last sidecar.
@@ -984,6 +1146,9 @@ class SemanticCache {
   // the write when the sidecar on disk already reflects this state. Throws CheckpointError.
   bool persist_sidecar(bool force) {
     if (!sidecar_path_) return false;
+    // Rows not yet verified must not be written under fresh checksums: wait for the verdict
+    // (a damaged sidecar has been replaced by a rebuild by then).
+    await_row_verification();
     std::lock_guard persist_lock(persist_mu_);
     detail::SidecarImage image;
     {
@@ -1005,7 +1170,7 @@ class SemanticCache {
       // Right after a restore the store may have no record at its version: such a sidecar
       // could not be checked against the feed at open, so none is written until a change.
       if (h.store_version > 0 && !h.last_applied) return false;
-      if (!force) {
+      if (!force && !rewrite_sidecar_.load()) {
         if (const auto on_disk = detail::peek_sidecar(*sidecar_path_);
             on_disk && on_disk->store_uuid == h.store_uuid && on_disk->store_version == h.store_version &&
             on_disk->last_applied == h.last_applied && on_disk->fingerprint == h.fingerprint &&
@@ -1018,6 +1183,7 @@ class SemanticCache {
       image.quarantined.assign(quarantined_.begin(), quarantined_.end());
     }
     const std::uint64_t bytes = detail::write_sidecar(*sidecar_path_, image);
+    rewrite_sidecar_.store(false);
     persisted_version_.store(image.header.store_version);
     sidecar_writes_.fetch_add(1, std::memory_order_relaxed);
     emit("sidecar_write", EventAttrs{.count = static_cast<std::size_t>(bytes)});
@@ -1211,6 +1377,15 @@ class SemanticCache {
   std::optional<std::filesystem::path> sidecar_path_;  // set in the constructor
   std::mutex persist_mu_;                              // one sidecar write at a time
   std::atomic<std::uint64_t> persisted_version_{0};    // store version of the last sidecar read or written
+  std::atomic<bool> rewrite_sidecar_{false};           // the file on disk was discarded: replace it
+  std::uint64_t state_epoch_ = 0;                      // +1 per rebuild; both locks
+  // A sidecar whose rows are verified in the background (see start_row_verifier).
+  std::shared_ptr<const detail::MappedSidecar> unverified_file_;  // constructor only
+  std::uint64_t unverified_epoch_ = 0;
+  std::atomic<bool> rows_unverified_{false};  // semantic candidates are re-scored meanwhile
+  std::mutex verify_mu_;
+  std::condition_variable verify_cv_;
+  bool verify_pending_ = false;  // guarded by verify_mu_
   detail::LatencyWindow get_latency_, put_latency_;
 
   std::mutex inflight_mu_;
@@ -1219,7 +1394,8 @@ class SemanticCache {
   std::mutex flusher_mu_;
   std::condition_variable flusher_cv_;
   bool stop_flusher_ = false;
-  std::thread flusher_;  // last: started after everything above is constructed
+  std::thread verifier_;  // started after everything above is constructed
+  std::thread flusher_;   // last: started after everything above is constructed
 };
 
 }  // namespace engram

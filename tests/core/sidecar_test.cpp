@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "engram/detail/sidecar.hpp"
 #include "engram/semantic_cache.hpp"
@@ -63,6 +66,7 @@ class Sidecar : public ::testing::Test {
   std::filesystem::path sidecar_ = dir_ / "cache.db.engram-index";
   std::vector<Query> queries_;
   std::vector<std::string> errors_;
+  std::mutex errors_mu_;  // on_error may run on the cache's background row check
 
   CacheOptions options(std::int64_t at = kReadAt, bool sidecar = true) {
     CacheOptions o;
@@ -70,7 +74,10 @@ class Sidecar : public ::testing::Test {
     o.clock = [at] { return Timestamp(Millis(at)); };
     o.flush_interval = Millis(0);  // no background thread: tests fork
     if (!sidecar) o.index_path = std::filesystem::path();
-    o.on_error = [this](const std::exception& e) { errors_.emplace_back(e.what()); };
+    o.on_error = [this](const std::exception& e) {
+      const std::lock_guard lock(errors_mu_);
+      errors_.emplace_back(e.what());
+    };
     return o;
   }
   std::unique_ptr<Cache> open(CacheOptions o, SqliteOptions so = {}) {
@@ -476,6 +483,148 @@ TEST_F(Sidecar, PersistIndexAndTheBackgroundTrigger) {
   SqliteStore s(db_);
   s.open(HashingEmbedder{64}.fingerprint(), 64);
   EXPECT_EQ(header->store_version, s.read_version_counter());
+}
+
+// Sets detail::sidecar_background_verify_bytes for one test: 0 sends every sidecar's rows
+// to the background check, as a large sidecar's are.
+class BackgroundVerifyFrom {
+ public:
+  explicit BackgroundVerifyFrom(std::uint64_t bytes) : saved_(detail::sidecar_background_verify_bytes.load()) {
+    detail::sidecar_background_verify_bytes.store(bytes);
+  }
+  ~BackgroundVerifyFrom() { detail::sidecar_background_verify_bytes.store(saved_); }
+  BackgroundVerifyFrom(const BackgroundVerifyFrom&) = delete;
+  BackgroundVerifyFrom& operator=(const BackgroundVerifyFrom&) = delete;
+
+ private:
+  std::uint64_t saved_;
+};
+
+// Waits (up to 20 s) until the background check has discarded the sidecar.
+void await_discard(Cache& cache) {
+  for (int i = 0; i < 2000 && cache.stats().sidecar_discards == 0; ++i) std::this_thread::sleep_for(10ms);
+}
+
+TEST_F(Sidecar, RowsCheckedInTheBackgroundAnswerLikeARebuild) {
+  BackgroundVerifyFrom all_rows(0);
+  for (const auto& [kind, element] :
+       {std::pair{IndexKind::kFlat, ElementType::kF32}, std::pair{IndexKind::kFlat, ElementType::kInt8},
+        std::pair{IndexKind::kHnsw, ElementType::kF32}}) {
+    SCOPED_TRACE(std::string(to_string(kind)) + " " + to_string(element));
+    std::filesystem::remove(db_);
+    std::filesystem::remove(sidecar_);
+    queries_.clear();
+    CacheOptions o;
+    o.index = kind;
+    o.vectors = element;
+    prepare(400, o);
+    CacheOptions ref = options(kReadAt, false);
+    ref.index = kind;
+    ref.vectors = element;
+    std::vector<Answer> want;
+    {
+      auto cache = open(ref);
+      want = answers(*cache);
+    }
+    CacheOptions with = options();
+    with.index = kind;
+    with.vectors = element;
+    // Answers asked at once (while the rows may still be unchecked: re-scored from the store)
+    // and after the check equal a rebuild's.
+    auto cache = open(with);
+    EXPECT_EQ(answers(*cache), want);
+    cache->close();
+    EXPECT_EQ(cache->stats().sidecar_loads, 1u);
+    EXPECT_EQ(cache->stats().sidecar_discards, 0u);
+    EXPECT_EQ(cache->stats().sidecar_writes, 0u);
+  }
+  EXPECT_TRUE(errors_.empty()) << errors_.front();
+}
+
+TEST_F(Sidecar, DamagedRowFoundByTheBackgroundCheckRebuilds) {
+  BackgroundVerifyFrom all_rows(0);
+  prepare();
+  const std::string good = read_file(sidecar_);
+  const auto want = reference();
+  std::vector<detail::MappedSidecar::Section> rows;
+  {
+    auto mapped = detail::MappedSidecar::open(sidecar_);
+    ASSERT_TRUE(mapped);
+    for (const auto& s : mapped->sections())
+      if (s.kind == 1 && s.size > 0) rows.push_back(s);  // flat rows
+  }
+  ASSERT_EQ(rows.size(), 3u);  // three namespaces
+  std::mt19937_64 rng(5);
+  for (const auto& section : rows) {
+    for (const std::uint64_t at : {section.offset, section.offset + section.size / 2, section.offset + section.size - 1,
+                                   section.offset + rng() % section.size}) {
+      SCOPED_TRACE("bit flip at byte " + std::to_string(at));
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ (1 << (rng() % 8)));
+      write_file(sidecar_, bad);
+      {
+        const std::lock_guard lock(errors_mu_);
+        errors_.clear();
+      }
+      auto cache = open(options());
+      EXPECT_EQ(cache->stats().sidecar_loads, 1u);  // the eager checks pass: the rows are checked later
+      // Answers asked meanwhile are re-scored from the store: a hit is a true one.
+      const HashingEmbedder embedder{64};
+      auto unit = [&](const std::string& text) {
+        std::vector<float> v = embedder.embed(text);
+        double norm = 0;
+        for (const float x : v) norm += static_cast<double>(x) * x;
+        for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+        return v;
+      };
+      for (const Query& q : queries_) {
+        const std::string asked = "please, " + q.text + "?";
+        const auto hit = cache->get(asked, {.ns = q.ns});
+        if (!hit || hit->layer != Layer::kSemantic) continue;
+        const auto a = unit(asked), b = unit(hit->matched_query);
+        double dot = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) dot += static_cast<double>(a[i]) * b[i];
+        EXPECT_NEAR(hit->similarity, dot, 1e-4) << asked << " -> " << hit->matched_query;
+      }
+      await_discard(*cache);
+      const Stats stats = cache->stats();
+      EXPECT_EQ(stats.sidecar_discards, 1u);
+      EXPECT_GE(stats.rebuilds, 1u);
+      std::vector<std::string> seen;
+      {
+        const std::lock_guard lock(errors_mu_);
+        seen = errors_;
+      }
+      ASSERT_FALSE(seen.empty());
+      EXPECT_NE(seen.front().find("background"), std::string::npos) << seen.front();
+      EXPECT_EQ(answers(*cache), want);
+      // The damaged file is replaced on close, although the store did not change.
+      cache->close();
+      EXPECT_EQ(cache->stats().sidecar_writes, 1u);
+      EXPECT_NE(read_file(sidecar_), bad);
+    }
+  }
+  errors_.clear();
+  const Stats stats = open_and_compare(want);
+  EXPECT_EQ(stats.sidecar_loads, 1u);
+  EXPECT_EQ(stats.sidecar_discards, 0u);
+}
+
+TEST_F(Sidecar, DiscardedSidecarIsReplacedOnClose) {
+  prepare();
+  const auto want = reference();
+  std::string bad = read_file(sidecar_);
+  bad[200] = static_cast<char>(bad[200] ^ 1);  // in the directory
+  write_file(sidecar_, bad);
+  {
+    auto cache = open(options());
+    EXPECT_EQ(cache->stats().sidecar_discards, 1u);
+    cache->close();
+    EXPECT_EQ(cache->stats().sidecar_writes, 1u);
+  }
+  const Stats stats = open_and_compare(want);
+  EXPECT_EQ(stats.sidecar_loads, 1u);
+  EXPECT_EQ(stats.sidecar_discards, 0u);
 }
 
 TEST_F(Sidecar, DisabledAndInMemoryStoresWriteNothing) {

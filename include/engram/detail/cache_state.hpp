@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -138,6 +139,32 @@ class IdTable {
     }
     cells_[i] = Cell{id, value};
     ++size_;
+    return true;
+  }
+  // Inserts items[i].first -> value_of(items[i]) for every item, none of which may be present
+  // yet; false (stopping there) at the first id already present. The bulk path of a sidecar
+  // open: in input order every insert would land on a random cell of a table far larger than
+  // the caches (48 MiB for a million ids). The items are first distributed by the top 10 bits
+  // of their home cell (a counting sort: 1024 sequential write streams), so the inserts then
+  // fill the table one 1/1024th window (48 KiB for a million ids) at a time, in cache.
+  template <class Item, class F>
+  bool insert_all_new(std::span<const Item> items, F&& value_of) {
+    reserve(size_ + items.size());
+    const auto bits = static_cast<unsigned>(std::countr_zero(cells_.size()));
+    const unsigned shift = bits > 10 ? bits - 10 : 0;
+    std::vector<std::size_t> start((cells_.size() >> shift) + 1, 0);
+    for (const Item& item : items) ++start[(home(item.first) >> shift) + 1];
+    for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    std::vector<Item> sorted(items.size());
+    for (const Item& item : items) sorted[start[home(item.first) >> shift]++] = item;
+    for (const Item& item : sorted) {
+      const EntryId id = item.first;
+      std::size_t i = home(id);
+      for (; cells_[i].id != 0; i = (i + 1) & mask_)
+        if (cells_[i].id == id) return false;
+      cells_[i] = Cell{id, value_of(item)};
+      ++size_;
+    }
     return true;
   }
   bool erase(EntryId id) noexcept {

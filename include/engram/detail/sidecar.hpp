@@ -19,6 +19,7 @@
 // A section checksum is the XXH3-64 of the XXH3-64s of its 4 MiB blocks, so open can verify
 // a large file on two threads.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -37,6 +38,12 @@ namespace engram::detail {
 
 // 2: an HNSW namespace's section also carries the rows not yet linked into its graph.
 inline constexpr std::uint32_t kSidecarFormatVersion = 2;
+// Row sections of at least this many bytes in total are verified after the open, in the
+// background (MappedSidecar::verify(kRowsOnly)); smaller ones with everything else before the
+// layers are restored. SemanticCache documents why a late verification can never let a
+// damaged row answer (docs/architecture.md, "The sidecar"). A variable so that tests can take
+// the background path with small files.
+inline std::atomic<std::uint64_t> sidecar_background_verify_bytes{std::uint64_t{16} << 20};
 // The store meta key under which the cache records the store's identity.
 inline constexpr const char* kStoreUuidKey = "engram.store_uuid";
 
@@ -95,9 +102,13 @@ class MappedSidecar {
 
   const SidecarHeader& header() const noexcept { return header_; }
   std::uint64_t size() const noexcept { return size_; }
-  // Checks every section's checksum (on two threads for large files). Empty when all match,
-  // otherwise which section failed.
-  std::string verify() const;
+  // Which sections verify() checks: all, all but the flat rows, or only the flat rows.
+  enum class Sections { kAll, kAllButRows, kRowsOnly };
+  // Checks the checksums of `which` sections (on two threads for large files when
+  // `threads` > 1). Empty when all match, otherwise which section failed.
+  std::string verify(Sections which = Sections::kAll, unsigned threads = 2) const;
+  // The bytes of every flat rows section.
+  std::uint64_t rows_bytes() const noexcept;
   // Restores every namespace into `state` (cleared first) and returns the quarantined ids, or
   // nullopt when the sections do not fit together (then `state` is cleared again). Flat rows
   // stay in the mapping, which `self` (this object's owner) keeps alive. Needs the exclusive
