@@ -65,7 +65,8 @@ std::string stats_json(const Stats& s) {
                     ",\"evictions\":" + std::to_string(n.evictions) +
                     ",\"expirations\":" + std::to_string(n.expirations) +
                     ",\"index_memory_bytes\":" + std::to_string(n.index_memory_bytes) +
-                    ",\"index_unlinked\":" + std::to_string(n.index_unlinked) + ",\"misses\":{";
+                    ",\"index_unlinked\":" + std::to_string(n.index_unlinked) + ",\"index_layout\":\"" +
+                    n.index_layout + "\",\"misses\":{";
     for (std::size_t r = 0; r < kMissReasonCount; ++r) {
       if (r > 0) o += ',';
       o += std::string("\"") + to_string(static_cast<MissReason>(r)) + "\":" + std::to_string(n.misses_by_reason[r]);

@@ -333,6 +333,7 @@ class SemanticCache {
       ns.entries = space->exact.size();
       ns.index_memory_bytes = space->index.memory_bytes();
       ns.index_unlinked = space->index.unlinked();
+      ns.index_layout = space->index.describe();
       out.total.index_unlinked += ns.index_unlinked;
       out.by_namespace.emplace(space->name, ns);
     }

@@ -152,6 +152,8 @@ struct NamespaceStats {
   // moved into the graph yet; searches scan them exactly meanwhile. Stays near 0 unless puts
   // arrive faster than one core links them (docs/performance.md, "Puts into an HNSW namespace").
   std::size_t index_unlinked = 0;
+  // The namespace's index layout now: "flat-f32", "hnsw-int8", ... (empty in Stats::total).
+  std::string index_layout{};
   std::uint64_t misses() const {
     std::uint64_t n = 0;
     for (auto m : misses_by_reason) n += m;

@@ -392,6 +392,8 @@ TEST(Cache, StatsCountEveryOutcomePerNamespace) {
   EXPECT_EQ(s.total.misses(MissReason::kNoCandidate), 1u);
   EXPECT_EQ(s.total.misses(), 3u);
   EXPECT_GT(n.index_memory_bytes, 0u);
+  EXPECT_EQ(n.index_layout, "flat-f32");
+  EXPECT_EQ(n.index_unlinked, 0u);
   EXPECT_EQ(s.get_latency.count, 5u);
   EXPECT_EQ(events, (std::vector<std::string>{"rebuild", "put", "hit", "hit", "miss", "miss", "miss"}));
 }
