@@ -82,6 +82,24 @@ class FlatLayout {
   // Chunks still read in place from borrowed memory.
   std::size_t borrowed_chunks() const noexcept;
 
+  // The live rows chunk by chunk, in row order. A borrowed segment's memory never changes (a
+  // write copies the chunk first) and stays valid while backing() is held, so a reader on
+  // another thread may use it later without a copy; an owned one must be copied now.
+  struct Segment {
+    const std::byte* rows;
+    const EntryId* ids;
+    std::size_t count;
+    bool borrowed;
+  };
+  template <class F>
+  void for_each_segment(F&& f) const {
+    for (std::size_t c = 0; c < chunks_.size() && (c << chunk_shift_) < size_; ++c) {
+      const std::size_t begin = c << chunk_shift_;
+      f(Segment{chunks_[c].data, chunks_[c].ids, std::min(size_, begin + chunk_rows()) - begin, chunks_[c].borrowed});
+    }
+  }
+  const std::shared_ptr<const void>& backing() const noexcept { return backing_; }
+
  private:
   struct Chunk {
     std::byte* data = nullptr;  // capacity * row_bytes, 64-byte aligned

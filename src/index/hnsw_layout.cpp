@@ -464,6 +464,9 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   g->element_levels_.assign(capacity, 0);
   g->visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
   if (g->data_level0_memory_ == nullptr || g->linkLists_ == nullptr) throw std::bad_alloc();
+  // Advised before the copy, so the copy faults the block in as huge pages (tens of faults
+  // instead of ~45,000 for 100k f32 rows, most of a load's time otherwise).
+  advise_huge_pages(g->data_level0_memory_, capacity * size_data);
   std::memcpy(g->data_level0_memory_, level0, count * size_data);
   std::vector<std::mutex>(capacity).swap(g->link_list_locks_);
   std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::max_update_element_locks).swap(g->link_list_update_locks_);
@@ -485,6 +488,7 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
     g->cur_element_count = i + 1;
   }
   if (r.at != in.size()) return nullptr;
+  g->label_lookup_.reserve(count);
   // Every link must name an element, every label a label slot, the entry point the top level.
   for (std::size_t i = 0; i < count; ++i) {
     const char* list0 = g->data_level0_memory_ + i * size_data;
@@ -523,7 +527,6 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   if (seen_live != live) return nullptr;
   m.live = live;
   m.graph->setEf(std::max<std::size_t>(params.ef_search, 1));
-  advise_huge_pages(m.graph->data_level0_memory_, m.graph->max_elements_ * m.graph->size_data_per_element_);
   return out;
 }
 

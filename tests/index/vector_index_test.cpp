@@ -2,8 +2,12 @@
 // synchronously and with the background build, without losing any entry.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "engram/index/vector_index.hpp"
@@ -133,6 +137,58 @@ TEST(Auto, MoveKeepsContentAndBuild) {
   m.check(moved, 0.99);
   index = VectorIndex(auto_config(500));
   EXPECT_EQ(index.size(), 0u);
+}
+
+// A flat kAuto namespace restored from a sidecar image (rows read in place) that a put then
+// takes over the threshold: the build starts from the borrowed chunks without copying them,
+// and must stay correct after the caller let go of the image (the build holds the backing).
+TEST(Auto, BuildFromRowsReadInPlace) {
+  const std::size_t d = 1024, n = 1500, extra = 200;  // 4 KiB rows: 512-row chunks
+  const auto data = random_unit_vectors(n + extra, d, 31);
+  auto vec = [&](std::size_t i) { return std::span<const float>(data).subspan(i * d, d); };
+  HnswParams p;
+  p.auto_threshold = 1600;
+  const IndexConfig config{d, IndexKind::kAuto, ElementType::kF32, p, 1};
+  VectorIndex source(config);
+  for (std::size_t i = 0; i < n; ++i) source.add(static_cast<EntryId>(i + 1), vec(i));
+  const IndexImage image = source.image();
+  ASSERT_FALSE(image.hnsw);
+
+  // The image's rows in 64-byte-aligned memory, owned by the shared_ptr given as backing.
+  struct Aligned {
+    std::byte* rows;
+    explicit Aligned(std::size_t bytes)
+        : rows(static_cast<std::byte*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64))) {}
+    ~Aligned() { std::free(rows); }
+    Aligned(const Aligned&) = delete;
+    Aligned& operator=(const Aligned&) = delete;
+  };
+  auto backing = std::make_shared<Aligned>(image.rows.size());
+  std::memcpy(backing->rows, image.rows.data(), image.rows.size());
+  IndexImageView view;
+  view.count = image.count;
+  view.rows = backing->rows;
+  view.ids = image.ids.data();
+  view.id_slots = image.id_slots;
+  VectorIndex index(config);
+  ASSERT_TRUE(index.restore(view, backing));
+  EXPECT_GT(index.borrowed_chunks(), 1u);
+  backing.reset();  // the index (and its build) keep the memory alive
+
+  for (std::size_t i = n; i < n + extra; ++i) index.add(static_cast<EntryId>(i + 1), vec(i));
+  index.finish_build();
+  EXPECT_EQ(std::string(index.describe()), "hnsw-f32");
+  ASSERT_EQ(index.size(), n + extra);
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < n + extra; ++i) {
+    const auto id = static_cast<EntryId>(i + 1);
+    const auto stored = index.stored_vector(id);
+    ASSERT_TRUE(stored.has_value()) << id;
+    EXPECT_TRUE(std::equal(stored->begin(), stored->end(), vec(i).begin())) << id;
+    const auto got = index.search(vec(i), 1);
+    found += !got.empty() && got[0].id == id ? 1 : 0;
+  }
+  EXPECT_GE(static_cast<double>(found) / static_cast<double>(n + extra), 0.99);
 }
 
 }  // namespace
