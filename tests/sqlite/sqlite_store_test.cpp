@@ -91,9 +91,10 @@ TEST(SqliteCheckpoint, WalShrinksAfterABurst) {
   SqliteStore s(path, o);
   s.open(kFingerprint, kDim);
   std::vector<StoredEntry> burst;
+  burst.reserve(3000);
   for (int i = 0; i < 3000; ++i) burst.push_back(make_entry("ns", "burst" + std::to_string(i)));
   s.insert_many(burst);
-  const std::uintmax_t limit = 2 * 10 * 4096;
+  const std::uintmax_t limit = std::uintmax_t{2} * 10 * 4096;
   ASSERT_GT(wal_size(path), 4 * limit);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::size_t pokes = 0;
