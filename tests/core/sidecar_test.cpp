@@ -136,6 +136,25 @@ class Sidecar : public ::testing::Test {
     return stats;
   }
 
+  // options() (or the rebuild's, without a sidecar) with this index layout.
+  CacheOptions layout_options(IndexKind kind, ElementType element, bool sidecar = true) {
+    CacheOptions o = options(kReadAt, sidecar);
+    o.index = kind;
+    o.vectors = element;
+    return o;
+  }
+
+  // A fresh store of 400 entries in this layout with a current sidecar; returns what a cache
+  // rebuilt from the store answers.
+  std::vector<Answer> prepare_layout(IndexKind kind, ElementType element) {
+    std::filesystem::remove(db_);
+    std::filesystem::remove(sidecar_);
+    queries_.clear();
+    prepare(400, layout_options(kind, element));
+    auto cache = open(layout_options(kind, element, false));
+    return answers(*cache);
+  }
+
   // A filled store with a current sidecar.
   void prepare(std::size_t n = 300, const CacheOptions& o = {}) {
     CacheOptions fill_options = options(kT0);
@@ -169,24 +188,8 @@ TEST_F(Sidecar, ElementTypesAndLayoutsRoundTrip) {
        {std::pair{IndexKind::kFlat, ElementType::kF16}, std::pair{IndexKind::kFlat, ElementType::kInt8},
         std::pair{IndexKind::kHnsw, ElementType::kF32}, std::pair{IndexKind::kHnsw, ElementType::kInt8}}) {
     SCOPED_TRACE(std::string(to_string(kind)) + " " + to_string(element));
-    std::filesystem::remove(db_);
-    std::filesystem::remove(sidecar_);
-    queries_.clear();
-    CacheOptions o;
-    o.index = kind;
-    o.vectors = element;
-    prepare(400, o);
-    CacheOptions ref = options(kReadAt, false);
-    ref.index = kind;
-    ref.vectors = element;
-    std::vector<Answer> want;
-    {
-      auto cache = open(ref);
-      want = answers(*cache);
-    }
-    CacheOptions with = options();
-    with.index = kind;
-    with.vectors = element;
+    const std::vector<Answer> want = prepare_layout(kind, element);
+    const CacheOptions with = layout_options(kind, element);
     auto cache = open(with);
     EXPECT_EQ(cache->stats().sidecar_loads, 1u);
     EXPECT_EQ(answers(*cache), want);
@@ -511,24 +514,8 @@ TEST_F(Sidecar, RowsCheckedInTheBackgroundAnswerLikeARebuild) {
        {std::pair{IndexKind::kFlat, ElementType::kF32}, std::pair{IndexKind::kFlat, ElementType::kInt8},
         std::pair{IndexKind::kHnsw, ElementType::kF32}}) {
     SCOPED_TRACE(std::string(to_string(kind)) + " " + to_string(element));
-    std::filesystem::remove(db_);
-    std::filesystem::remove(sidecar_);
-    queries_.clear();
-    CacheOptions o;
-    o.index = kind;
-    o.vectors = element;
-    prepare(400, o);
-    CacheOptions ref = options(kReadAt, false);
-    ref.index = kind;
-    ref.vectors = element;
-    std::vector<Answer> want;
-    {
-      auto cache = open(ref);
-      want = answers(*cache);
-    }
-    CacheOptions with = options();
-    with.index = kind;
-    with.vectors = element;
+    const std::vector<Answer> want = prepare_layout(kind, element);
+    const CacheOptions with = layout_options(kind, element);
     // Answers asked at once (while the rows may still be unchecked: re-scored from the store)
     // and after the check equal a rebuild's.
     auto cache = open(with);
