@@ -50,7 +50,10 @@ void GraphWithTail::upsert(EntryId id, const std::byte* row) {
 bool GraphWithTail::remove(EntryId id) {
   std::unique_lock lock(mutex_);
   // order_ keeps the id; the linker skips ids that are no longer in the tail.
-  return tail_.remove(id) || graph_->remove(id);
+  if (!tail_.remove(id)) return graph_->remove(id);
+  // Emptied here, the tail never reaches the linker's "emptied" notification.
+  if (tail_.size() == 0) idle_.notify_all();
+  return true;
 }
 
 void GraphWithTail::insert_bulk(std::span<const EntryId> ids, const std::byte* rows, std::size_t threads) {

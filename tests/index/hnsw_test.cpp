@@ -175,6 +175,20 @@ TEST_P(HnswTest, AddedRowsAreFoundBeforeAndAfterLinking) {
   check();
 }
 
+// wait_linked() returns also when removes, not the linker, empty the tail.
+TEST_P(HnswTest, WaitLinkedReturnsWhenRemovesEmptyTheTail) {
+  const std::size_t d = 16;
+  const auto data = random_unit_vectors(200, d, 23);
+  VectorIndex index(config(d, IndexKind::kHnsw, GetParam()));
+  for (int round = 0; round < 20; ++round) {
+    for (std::size_t i = 0; i < 200; ++i) index.add(static_cast<EntryId>(i + 1), row(data, i, d));
+    for (std::size_t i = 0; i < 200; ++i) ASSERT_TRUE(index.remove(static_cast<EntryId>(i + 1)));
+    index.wait_linked();
+    EXPECT_EQ(index.unlinked(), 0u);
+    EXPECT_EQ(index.size(), 0u);
+  }
+}
+
 // The sidecar image of an HNSW index carries its unlinked rows: a restore answers the same,
 // and a damaged image is refused rather than half-loaded.
 TEST_P(HnswTest, ImageKeepsUnlinkedRows) {
