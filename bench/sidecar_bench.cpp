@@ -5,7 +5,8 @@
 //   S3  the same with a sidecar 1,000 changes behind the store (kAuto, and kFlat)
 //   S4  open of 1M x 384 int8 (flat) with a current sidecar (and the rebuild, once, for scale)
 //   S5  open of an HNSW namespace (100k x 384 int8; 1M with ENGRAM_BENCH_HNSW_N) from the sidecar:
-//       the graph is copied, not rebuilt
+//       the graph is not rebuilt, its level 0 is mapped
+//   S6  the same for 100k x 384 f32, the layout W5 opens with the defaults
 //
 // Data as in cache_bench.cpp: "query {i}" -> "response {i}", embeddings from a seeded
 // generator, bulk-loaded with insert_many. Each open is timed from the constructor call to
@@ -18,7 +19,7 @@
 // next run (delete that directory after a sidecar format change).
 // ENGRAM_BENCH_PHASES=1 prints each sidecar open's phases (checks, restore, catch-up) to stderr.
 // --pss (before the benchmark flags) measures the proportional set size of 1 and of 4 reader
-// processes on one 100k x 384 cache instead (see run_pss below).
+// processes on one 100k x 384 cache instead, flat and HNSW (see run_pss below).
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "bench_common.hpp"
 #include "engram/hash.hpp"
@@ -230,15 +232,20 @@ long pss_kib(pid_t pid) {
 
 // A reader: opens the cache, answers a few hundred semantic and exact gets (every flat row is
 // scanned by each semantic get), reports ready on `ready_fd`, then waits to be killed.
-[[noreturn]] void reader(const std::filesystem::path& file, int ready_fd) {
+// Then again after a second, when the sidecar's background checks have finished (an HNSW graph
+// is searched, not scanned, from then on).
+[[noreturn]] void reader(const std::filesystem::path& file, int ready_fd, IndexKind kind) {
   {
-    CacheOptions o = base_options(IndexKind::kAuto, ElementType::kF32, true);
+    CacheOptions o = base_options(kind, ElementType::kF32, true);
     o.flush_interval = Millis(0);
     auto cache = open_cache(file, o);
-    for (std::size_t i = 0; i < 200; ++i) {
-      const auto q = query_text(i * 37);
-      (void)cache->get(q, {.embedding = embedding_of(q, kDim)});
-      (void)cache->get("paraphrase of " + q, {.embedding = paraphrase(embedding_of(q, kDim), 0.95, i)});
+    for (int pass = 0; pass < 2; ++pass) {
+      if (pass == 1) std::this_thread::sleep_for(std::chrono::seconds(1));
+      for (std::size_t i = 0; i < 200; ++i) {
+        const auto q = query_text(i * 37);
+        (void)cache->get(q, {.embedding = embedding_of(q, kDim)});
+        (void)cache->get("paraphrase of " + q, {.embedding = paraphrase(embedding_of(q, kDim), 0.95, i)});
+      }
     }
     const char byte = cache->stats().sidecar_loads == 1 ? 'y' : 'n';
     if (::write(ready_fd, &byte, 1) != 1) ::_exit(3);
@@ -247,7 +254,7 @@ long pss_kib(pid_t pid) {
   ::_exit(0);
 }
 
-long readers_pss(const std::filesystem::path& file, int k, bool& all_loaded) {
+long readers_pss(const std::filesystem::path& file, IndexKind kind, int k, bool& all_loaded) {
   std::vector<pid_t> pids;
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -257,7 +264,8 @@ long readers_pss(const std::filesystem::path& file, int k, bool& all_loaded) {
       ::close(fds[0]);
       // A fresh image, so nothing is shared with the parent but the files both map.
       const std::string fd_text = std::to_string(fds[1]);
-      ::execl("/proc/self/exe", "engram_bench_sidecar", "--reader", file.c_str(), fd_text.c_str(), nullptr);
+      ::execl("/proc/self/exe", "engram_bench_sidecar", "--reader", file.c_str(), fd_text.c_str(), to_string(kind),
+              nullptr);
       ::_exit(4);
     }
     pids.push_back(pid);
@@ -279,20 +287,28 @@ long readers_pss(const std::filesystem::path& file, int k, bool& all_loaded) {
   return total;
 }
 
+// The flat layout (kAuto below its threshold, as the bulk load leaves it) and HNSW, the
+// layout a 100k namespace has with the defaults once puts have grown it past auto_threshold.
 int run_pss() {
   const std::size_t n = scaled(100000);
-  const auto file = prepared("pss_" + std::to_string(n) + ".db", n, IndexKind::kAuto, ElementType::kF32);
-  bool loaded1 = false, loaded4 = false;
-  const long one = readers_pss(file, 1, loaded1);
-  const long four = readers_pss(file, 4, loaded4);
-  std::cout << "PSS of 1 reader: " << static_cast<double>(one) / 1024.0 << " MiB (sidecar loaded: " << loaded1 << ")\n"
-            << "PSS of 4 readers together: " << static_cast<double>(four) / 1024.0
-            << " MiB (sidecar loaded: " << loaded4 << ")\n"
-            << "ratio 4 readers / 1 reader: " << static_cast<double>(four) / static_cast<double>(one) << "\n"
-            << "N = " << n << ", d = " << kDim << ", flat-f32\n";
+  bool all_loaded = true;
+  for (const IndexKind kind : {IndexKind::kAuto, IndexKind::kHnsw}) {
+    const auto file =
+        prepared("pss_" + std::string(to_string(kind)) + "_" + std::to_string(n) + ".db", n, kind, ElementType::kF32);
+    bool loaded1 = false, loaded4 = false;
+    const long one = readers_pss(file, kind, 1, loaded1);
+    const long four = readers_pss(file, kind, 4, loaded4);
+    std::cout << (kind == IndexKind::kHnsw ? "hnsw-f32" : "flat-f32") << ", N = " << n << ", d = " << kDim << "\n"
+              << "  PSS of 1 reader: " << static_cast<double>(one) / 1024.0 << " MiB (sidecar loaded: " << loaded1
+              << ")\n"
+              << "  PSS of 4 readers together: " << static_cast<double>(four) / 1024.0
+              << " MiB (sidecar loaded: " << loaded4 << ")\n"
+              << "  ratio 4 readers / 1 reader: " << static_cast<double>(four) / static_cast<double>(one) << "\n";
+    all_loaded = all_loaded && loaded1 && loaded4;
+  }
   std::error_code ec;
   if (!keep()) std::filesystem::remove_all(scratch_dir(), ec);
-  return loaded1 && loaded4 ? 0 : 1;
+  return all_loaded ? 0 : 1;
 }
 
 }  // namespace
@@ -301,7 +317,8 @@ int run_pss() {
 int main(int argc, char** argv) {
   using namespace engram;
   using namespace engram::bench;
-  if (argc >= 4 && std::strcmp(argv[1], "--reader") == 0) reader(argv[2], std::atoi(argv[3]));
+  if (argc >= 5 && std::strcmp(argv[1], "--reader") == 0)
+    reader(argv[2], std::atoi(argv[3]), std::strcmp(argv[4], "hnsw") == 0 ? IndexKind::kHnsw : IndexKind::kAuto);
   if (argc >= 2 && std::strcmp(argv[1], "--pss") == 0) return run_pss();
   benchmark::RegisterBenchmark("S1/open_rebuild_100k", open_bench, std::size_t{100000}, IndexKind::kAuto,
                                ElementType::kF32, false)
@@ -336,6 +353,11 @@ int main(int argc, char** argv) {
   const std::size_t n_hnsw = hnsw_n ? std::strtoull(hnsw_n, nullptr, 10) : 100000;
   benchmark::RegisterBenchmark("S5/open_sidecar_hnsw", open_bench, n_hnsw, IndexKind::kHnsw, ElementType::kInt8, true)
       ->Iterations(3)
+      ->Unit(benchmark::kMillisecond);
+  // The layout W5 opens with the defaults: 100k x 384 f32 in HNSW.
+  benchmark::RegisterBenchmark("S6/open_sidecar_hnsw_f32", open_bench, std::size_t{100000}, IndexKind::kHnsw,
+                               ElementType::kF32, true)
+      ->Iterations(7)
       ->Unit(benchmark::kMillisecond);
   const int rc = run_main(argc, argv);
   std::error_code ec;

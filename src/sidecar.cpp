@@ -46,7 +46,12 @@ enum SectionKind : std::uint32_t {
   kExactTable = 6,
   kExactFree = 7,
   kQuarantined = 8,
+  kGraphLevel0 = 9,
 };
+
+// Sections the index reads in place (flat rows, HNSW level 0): page-aligned, and when large
+// checked after the open, in the background (MappedSidecar::verify(kRowsOnly)).
+bool in_place(std::uint32_t kind) { return kind == kRows || kind == kGraphLevel0; }
 
 const char* section_name(std::uint32_t kind) {
   switch (kind) {
@@ -66,6 +71,8 @@ const char* section_name(std::uint32_t kind) {
       return "exact-map free list";
     case kQuarantined:
       return "quarantined ids";
+    case kGraphLevel0:
+      return "HNSW level 0";
     default:
       return "unknown";
   }
@@ -242,6 +249,7 @@ std::uint64_t write_sidecar(const std::filesystem::path& path, const SidecarImag
     const SidecarNamespace& s = image.namespaces[i];
     if (s.index.hnsw) {
       add(kGraph, i, s.index.graph.data(), s.index.graph.size());
+      add(kGraphLevel0, i, s.index.level0.data(), s.index.level0.size());
     } else {
       add(kRows, i, s.index.rows.data(), s.index.rows.size());
       add(kIds, i, s.index.ids.data(), s.index.ids.size() * sizeof(EntryId));
@@ -270,7 +278,7 @@ std::uint64_t write_sidecar(const std::filesystem::path& path, const SidecarImag
   std::uint64_t offset = kHeaderBytes + dir.size();
   for (std::size_t i = 0; i < sections.size(); ++i) {
     Pending& s = sections[i];
-    s.offset = align_up(offset, s.kind == kRows ? kRowsAlign : kSectionAlign);
+    s.offset = align_up(offset, in_place(s.kind) ? kRowsAlign : kSectionAlign);
     s.checksum = section_checksum(s.data, s.size);
     offset = s.offset + s.size;
     const std::size_t at = table_at + i * 32;
@@ -345,6 +353,7 @@ std::optional<SidecarHeader> peek_sidecar(const std::filesystem::path& path) {
 
 MappedSidecar::~MappedSidecar() {
   if (base_ != nullptr) ::munmap(base_, size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::shared_ptr<const MappedSidecar> MappedSidecar::open(const std::filesystem::path& path) {
@@ -360,17 +369,17 @@ std::shared_ptr<const MappedSidecar> MappedSidecar::open(const std::filesystem::
     invalid(path, "is not a regular file");
   }
   std::shared_ptr<MappedSidecar> out(new MappedSidecar());  // NOLINT(modernize-make-shared): private constructor
+  out->fd_ = fd;  // kept open: HNSW level 0 is mapped from it again, copy-on-write
   out->size_ = static_cast<std::uint64_t>(st.st_size);
-  if (out->size_ < kHeaderBytes) {
-    ::close(fd);
+  if (out->size_ < kHeaderBytes)
     invalid(path, "is shorter than its header (" + std::to_string(out->size_) + " bytes; truncated)");
-  }
   // No MAP_POPULATE: measured slower than the faults the checksum pass takes (fault-around
   // maps 64 KiB per fault).
   void* base = ::mmap(nullptr, out->size_, PROT_READ, MAP_SHARED, fd, 0);
-  const int map_err = errno;
-  ::close(fd);
-  if (base == MAP_FAILED) invalid(path, "cannot be mapped: " + errno_text(map_err));
+  if (base == MAP_FAILED) {
+    const int err = errno;
+    invalid(path, "cannot be mapped: " + errno_text(err));
+  }
   out->base_ = base;
   const std::byte* p = out->at(0);
 
@@ -406,7 +415,7 @@ std::shared_ptr<const MappedSidecar> MappedSidecar::open(const std::filesystem::
     if (!r.ok) break;
     if (s.offset < kHeaderBytes + raw.directory_size || s.offset > out->size_ || s.size > out->size_ - s.offset)
       invalid(path, std::string("its ") + section_name(s.kind) + " section runs past the end of the file");
-    if (s.offset % (s.kind == kRows ? kRowsAlign : kSectionAlign) != 0 ||
+    if (s.offset % (in_place(s.kind) ? kRowsAlign : kSectionAlign) != 0 ||
         (s.ns != kNoNamespace && s.ns >= out->namespaces_.size()))
       invalid(path, std::string("its ") + section_name(s.kind) + " section is misplaced");
     out->sections_.push_back(s);
@@ -424,7 +433,7 @@ const MappedSidecar::Section* MappedSidecar::find(std::uint32_t kind, std::uint3
 std::uint64_t MappedSidecar::rows_bytes() const noexcept {
   std::uint64_t total = 0;
   for (const Section& s : sections_)
-    if (s.kind == kRows) total += s.size;
+    if (in_place(s.kind)) total += s.size;
   return total;
 }
 
@@ -434,7 +443,7 @@ std::string MappedSidecar::verify(Sections which, unsigned threads) const {
     std::uint64_t block;
   };
   auto wanted = [which](const Section& s) {
-    return which == Sections::kAll || (which == Sections::kRowsOnly) == (s.kind == kRows);
+    return which == Sections::kAll || (which == Sections::kRowsOnly) == in_place(s.kind);
   };
   std::vector<Task> tasks;
   std::vector<std::vector<std::uint64_t>> digests(sections_.size());
@@ -501,8 +510,12 @@ std::optional<std::vector<EntryId>> MappedSidecar::restore_into(
     view.count = ns.count;
     if (ns.hnsw) {
       const Section* graph = find(kGraph, i);
-      if (!graph) return fail();
+      const Section* level0 = find(kGraphLevel0, i);
+      if (!graph || !level0) return fail();
       view.graph = std::span<const std::byte>(at(graph->offset), graph->size);
+      view.level0 = std::span<const std::byte>(at(level0->offset), level0->size);
+      view.level0_fd = fd_;
+      view.level0_offset = level0->offset;
     } else {
       const Section* rows = find(kRows, i);
       const Section* ids = find(kIds, i);

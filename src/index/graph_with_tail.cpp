@@ -86,7 +86,7 @@ std::size_t GraphWithTail::unlinked() const {
 
 void GraphWithTail::wait_linked() const {
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return tail_.size() == 0 || failed_; });
+  idle_.wait(lock, [this] { return (tail_.size() == 0 && graph_->checked()) || failed_; });
 }
 
 std::size_t GraphWithTail::memory_bytes() const {
@@ -103,8 +103,43 @@ void GraphWithTail::start_linker_locked() {
   if (!linker_.joinable()) linker_ = std::thread([this] { link_loop(); });
 }
 
+// Level 0 of a loaded graph, checked in slices under the shared lock (searches go on; a write
+// waits for one slice at most). A graph that fails is dropped and its rows re-linked from the
+// tail: a sidecar whose checksums match but whose graph does not hold together came from a
+// faulty writer, and the rows themselves are still the store's (the cache checks them).
+void GraphWithTail::check_graph(std::unique_lock<std::shared_mutex>& lock) {
+  constexpr std::size_t kSlice = 4096;  // elements: about 7 MB of level 0 at 384 x f32
+  for (std::size_t next = 0; !stop_ && !graph_->checked(); next += kSlice) {
+    lock.unlock();
+    bool ok = false, done = false;
+    {
+      std::shared_lock shared(mutex_);
+      // A remove may have replaced the graph meanwhile (compaction): then it is checked.
+      ok = graph_->checked() || graph_->check_elements(next, next + kSlice);
+      done = next + kSlice >= graph_->elements();
+    }
+    lock.lock();
+    if (graph_->checked()) break;
+    if (!ok) {
+      std::vector<std::pair<EntryId, std::vector<std::byte>>> rows;
+      graph_->for_each([&](EntryId id, const std::byte* row) {
+        rows.emplace_back(id, std::vector<std::byte>(row, row + codec_.row_bytes()));
+      });
+      graph_->reset();
+      for (const auto& [id, row] : rows) {
+        tail_.upsert(id, row.data());
+        order_.push_back(id);
+      }
+      break;
+    }
+    if (done) graph_->set_checked();
+  }
+  idle_.notify_all();
+}
+
 void GraphWithTail::link_loop() {
   std::unique_lock lock(mutex_);
+  check_graph(lock);
   for (;;) {
     wake_.wait(lock, [this] { return stop_ || tail_.size() > 0; });
     if (stop_) return;
@@ -154,7 +189,7 @@ bool read_u64(std::span<const std::byte> in, std::size_t& at, std::uint64_t& v) 
 
 }  // namespace
 
-void GraphWithTail::serialize(std::vector<std::byte>& out) const {
+void GraphWithTail::serialize(std::vector<std::byte>& out, std::vector<std::byte>& level0) const {
   std::shared_lock lock(mutex_);
   const std::size_t length_at = out.size();
   put_u64(out, 0);
@@ -165,14 +200,17 @@ void GraphWithTail::serialize(std::vector<std::byte>& out) const {
   put_u64(out, tail_.size());
   tail_.for_each([&](EntryId id, const std::byte*) { put_u64(out, static_cast<std::uint64_t>(id)); });
   tail_.for_each([&](EntryId, const std::byte* row) { out.insert(out.end(), row, row + rb); });
+  const auto block = graph_->level0();
+  level0.assign(block.begin(), block.end());
 }
 
 std::unique_ptr<GraphWithTail> GraphWithTail::load(const Codec& codec, const HnswParams& params,
-                                                   std::span<const std::byte> in) {
+                                                   std::span<const std::byte> in,
+                                                   const HnswLayout::Level0Source& level0) {
   std::size_t at = 0;
   std::uint64_t graph_bytes = 0, n = 0;
   if (!read_u64(in, at, graph_bytes) || graph_bytes > in.size() - at) return nullptr;
-  auto graph = HnswLayout::load(codec, params, in.subspan(at, graph_bytes));
+  auto graph = HnswLayout::load(codec, params, in.subspan(at, graph_bytes), level0);
   if (!graph) return nullptr;
   at += graph_bytes;
   const std::size_t rb = codec.row_bytes();
@@ -188,6 +226,9 @@ std::unique_ptr<GraphWithTail> GraphWithTail::load(const Codec& codec, const Hns
     if (id <= 0 || out->contains(id)) return nullptr;  // the sets must be disjoint, ids unique
     out->upsert(id, rows + i * rb);
   }
+  std::unique_lock lock(out->mutex_);
+  out->start_linker_locked();  // checks the graph, then links the tail
+  lock.unlock();
   return out;
 }
 

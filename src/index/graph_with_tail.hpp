@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <span>
@@ -62,22 +63,28 @@ class GraphWithTail {
 
   // Rows waiting in the tail.
   std::size_t unlinked() const;
-  // Blocks until the tail is empty (or the linker has given up on an error).
+  // Blocks until the tail is empty and a loaded graph checked (or the linker has given up on
+  // an error).
   void wait_linked() const;
 
   std::size_t memory_bytes() const;
   void set_ef_search(std::size_t ef);
 
   // ---- persistence (the sidecar) ----
-  // Appends the graph and the tail: [u64 graph bytes][HnswLayout::serialize][u64 n][ids][rows].
-  void serialize(std::vector<std::byte>& out) const;
-  // nullptr when `in` is not serialize()'s output for this codec and M (checked before use).
+  // Appends the graph and the tail to `out` ([u64 graph bytes][HnswLayout::serialize][u64 n]
+  // [ids][rows]) and the graph's level 0 to `level0` (see HnswLayout).
+  void serialize(std::vector<std::byte>& out, std::vector<std::byte>& level0) const;
+  // nullptr when `in` and `level0` are not serialize()'s output for this codec and M. The
+  // graph's level 0 is checked after the load, by the linker thread, a slice at a time;
+  // searches scan the graph's rows exactly until then, and a graph that fails the check is
+  // dropped: its rows go to the tail, to be linked again.
   static std::unique_ptr<GraphWithTail> load(const Codec& codec, const HnswParams& params,
-                                             std::span<const std::byte> in);
+                                             std::span<const std::byte> in, const HnswLayout::Level0Source& level0);
 
  private:
   void start_linker_locked();
   void link_loop();
+  void check_graph(std::unique_lock<std::shared_mutex>& lock);
 
   Codec codec_;
   std::unique_ptr<HnswLayout> graph_;

@@ -83,16 +83,60 @@ void advise_huge_pages(void* p, std::size_t bytes) {
 }
 constexpr std::size_t kCompactMinDeleted = 64;
 
+std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+std::size_t round_to_pages(std::size_t bytes) { return (bytes + page_size() - 1) / page_size() * page_size(); }
+
+// Level 0 of a loaded graph, mapped copy-on-write from the sidecar: `file_bytes` of the file
+// at the start of a reservation of `reserve_bytes`, the rest anonymous zero pages. A page this
+// process never writes stays the page cache's (shared with every process mapping the file);
+// a write (a deleted mark, a re-linked neighbour list) copies that one page; new elements up
+// to the reservation land in the anonymous part. Written by hand because hnswlib only knows
+// malloc'd memory: HnswLayout hands hnswlib this block and takes it back before hnswlib would
+// realloc or free it.
+class Level0Mapping {
+ public:
+  // nullptr when the range cannot be mapped (an offset that is not page-aligned, a file
+  // system without mmap): the caller copies the bytes instead.
+  static std::unique_ptr<Level0Mapping> map(int fd, std::uint64_t offset, std::size_t file_bytes,
+                                            std::size_t reserve_bytes) {
+    if (fd < 0 || offset % page_size() != 0 || file_bytes == 0) return nullptr;
+    const std::size_t mapped = round_to_pages(file_bytes);
+    const std::size_t reserved = std::max(mapped, round_to_pages(reserve_bytes));
+    void* base = ::mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return nullptr;
+    std::unique_ptr<Level0Mapping> out(new Level0Mapping(base, reserved));
+    if (::mmap(base, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(offset)) ==
+        MAP_FAILED)
+      return nullptr;
+    return out;
+  }
+  ~Level0Mapping() { ::munmap(base_, bytes_); }
+  Level0Mapping(const Level0Mapping&) = delete;
+  Level0Mapping& operator=(const Level0Mapping&) = delete;
+  char* data() const noexcept { return static_cast<char*>(base_); }
+
+ private:
+  Level0Mapping(void* base, std::size_t bytes) : base_(base), bytes_(bytes) {}
+  void* base_;
+  std::size_t bytes_;
+};
+
 }  // namespace
 
 struct HnswLayout::Impl {
   Codec codec;
   DotSpace space;
+  // Declared before `graph`, so destroyed after it: hnswlib's level 0 when it is mapped.
+  std::unique_ptr<Level0Mapping> level0_mapping;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
   std::vector<EntryId> id_of_label;  // 0 = free label
   std::vector<std::uint32_t> free_labels;
   IdMap map;  // EntryId -> label
   std::size_t live = 0;
+  // A loaded graph until check_elements() has covered it: each element's label as the sidecar
+  // recorded it (level 0's copy is not trusted yet).
+  bool checked = true;
+  std::vector<std::uint32_t> label_of_element;
 
   HnswParams params;
 
@@ -100,6 +144,21 @@ struct HnswLayout::Impl {
       : codec(c), space(c), graph(new_graph(p, capacity)), params(p) {}
   // For load(): the graph is filled in afterwards.
   Impl(const Codec& c, const HnswParams& p) : codec(c), space(c), params(p) {}
+  ~Impl() { release_mapping(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // hnswlib frees (and reallocs) its level-0 block; a mapped one is taken back first.
+  void release_mapping() {
+    if (level0_mapping && graph) graph->data_level0_memory_ = nullptr;
+    level0_mapping.reset();
+  }
+  void replace_graph(std::unique_ptr<hnswlib::HierarchicalNSW<float>> g) {
+    release_mapping();
+    graph = std::move(g);
+    checked = true;
+    label_of_element = {};
+  }
 
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> new_graph(const HnswParams& p, std::size_t capacity) {
     auto g = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, std::max(capacity, kMinCapacity),
@@ -123,7 +182,18 @@ struct HnswLayout::Impl {
   }
   void reserve(std::size_t n) {
     if (n <= graph->max_elements_) return;
-    graph->resizeIndex(std::max(n, graph->max_elements_ + graph->max_elements_ / 2));
+    const std::size_t capacity = std::max(n, graph->max_elements_ + graph->max_elements_ / 2);
+    if (level0_mapping) {
+      // Past the mapped reservation: level 0 moves into malloc'd memory (one copy), which
+      // resizeIndex may then realloc like any other graph's.
+      const std::size_t bytes = graph->cur_element_count * graph->size_data_per_element_;
+      auto* block = static_cast<char*>(std::malloc(capacity * graph->size_data_per_element_));
+      if (block == nullptr) throw std::bad_alloc();
+      std::memcpy(block, graph->data_level0_memory_, bytes);
+      level0_mapping.reset();
+      graph->data_level0_memory_ = block;
+    }
+    graph->resizeIndex(capacity);
     advise_huge_pages(graph->data_level0_memory_, graph->max_elements_ * graph->size_data_per_element_);
   }
   // A label for a new id: a freed one (its slot is reused) or the next fresh one.
@@ -183,7 +253,10 @@ bool HnswLayout::remove(EntryId id) {
   const std::size_t slot = m.map.find(id, m.key_of());
   if (slot == IdMap::npos) return false;
   const std::uint32_t label = m.map.row_at(slot);
-  m.graph->markDelete(label);
+  // An unchecked level 0 may carry a wrong deleted mark, on which markDelete would throw; the
+  // check then fails and the graph is dropped.
+  if (const auto element = m.graph->label_lookup_.at(label); !m.graph->isMarkedDeleted(element))
+    m.graph->markDeletedInternal(element);
   m.map.erase_slot(slot, m.key_of());
   m.id_of_label[label] = 0;
   m.free_labels.push_back(label);
@@ -212,7 +285,7 @@ void HnswLayout::compact() {
     ids.push_back(id);
     rows.insert(rows.end(), row, row + rb);
   });
-  m.graph = m.new_graph(m.params, ids.size() + ids.size() / 4);
+  m.replace_graph(m.new_graph(m.params, ids.size() + ids.size() / 4));
   m.id_of_label.clear();
   m.id_of_label.shrink_to_fit();
   m.free_labels.clear();
@@ -267,6 +340,18 @@ std::vector<Scored> HnswLayout::search(std::span<const float> query, std::size_t
   if (k == 0 || m.live == 0) return {};
   thread_local QueryBuffer q;
   prepare_stored_query(m.codec, query, q);
+  if (!m.checked) {
+    // Exact, over the rows of live labels, with labels as the sidecar recorded them.
+    const auto& g = *m.graph;
+    TopK top(k);
+    for (std::size_t i = 0; i < m.label_of_element.size(); ++i) {
+      const EntryId id = m.id_of_label[m.label_of_element[i]];
+      if (id == 0) continue;
+      const float score = -g.fstdistfunc_(q.data, g.getDataByInternalId(i), g.dist_func_param_) * q.scale;
+      if (score >= top.floor()) top.push(score, id);
+    }
+    return top.take_sorted();
+  }
   auto found = m.graph->searchKnn(q.data, k);
   std::vector<Scored> out;
   out.reserve(found.size());
@@ -364,7 +449,8 @@ void HnswLayout::serialize(std::vector<std::byte>& out) const {
   const auto* free = reinterpret_cast<const std::byte*>(m.free_labels.data());
   out.insert(out.end(), free, free + m.free_labels.size() * sizeof(std::uint32_t));
   put_pod(out, static_cast<std::uint64_t>(m.live));
-  // The graph, field for field as hnswlib's saveIndex writes it.
+  // The graph's fields as hnswlib's saveIndex writes them, then each element's label (level
+  // 0 has them too, but load() must not trust level 0 before it is checked) and upper levels.
   put_pod(out, static_cast<std::uint64_t>(g.offsetLevel0_));
   put_pod(out, static_cast<std::uint64_t>(g.max_elements_));
   put_pod(out, static_cast<std::uint64_t>(g.cur_element_count));
@@ -378,8 +464,8 @@ void HnswLayout::serialize(std::vector<std::byte>& out) const {
   put_pod(out, static_cast<std::uint64_t>(g.M_));
   put_pod(out, g.mult_);
   put_pod(out, static_cast<std::uint64_t>(g.ef_construction_));
-  const auto* level0 = reinterpret_cast<const std::byte*>(g.data_level0_memory_);
-  out.insert(out.end(), level0, level0 + g.cur_element_count * g.size_data_per_element_);
+  for (std::size_t i = 0; i < g.cur_element_count; ++i)
+    put_pod(out, static_cast<std::uint32_t>(g.getExternalLabel(static_cast<hnswlib::tableint>(i))));
   for (std::size_t i = 0; i < g.cur_element_count; ++i) {
     const int level = g.element_levels_[i];
     const auto bytes = static_cast<std::uint32_t>(level > 0 ? g.size_links_per_element_ * level : 0);
@@ -389,14 +475,19 @@ void HnswLayout::serialize(std::vector<std::byte>& out) const {
   }
 }
 
+std::span<const std::byte> HnswLayout::level0() const noexcept {
+  const auto& g = *impl_->graph;
+  return {reinterpret_cast<const std::byte*>(g.data_level0_memory_), g.cur_element_count * g.size_data_per_element_};
+}
+
 std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParams& params,
-                                             std::span<const std::byte> in) {
+                                             std::span<const std::byte> meta, const Level0Source& level0) {
   std::unique_ptr<HnswLayout> out(new HnswLayout());  // NOLINT(modernize-make-unique): private constructor
   out->impl_ = std::make_unique<Impl>(codec, params);
   Impl& m = *out->impl_;
-  Reader r{in};
+  Reader r{meta};
   const auto n_labels = r.pod<std::uint64_t>();
-  if (!r.ok || n_labels >= std::numeric_limits<std::uint32_t>::max() || n_labels > in.size() / sizeof(EntryId))
+  if (!r.ok || n_labels >= std::numeric_limits<std::uint32_t>::max() || n_labels > meta.size() / sizeof(EntryId))
     return nullptr;
   m.id_of_label.resize(n_labels);
   if (const std::byte* p = r.take(n_labels * sizeof(EntryId))) std::memcpy(m.id_of_label.data(), p, n_labels * 8);
@@ -425,9 +516,11 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   if (big_m != want_m || max_m != want_m || max_m0 != 2 * want_m || offset_level0 != 0 || offset_data != links0 ||
       label_offset != links0 + codec.row_bytes() || size_data != label_offset + sizeof(hnswlib::labeltype) ||
       count > n_labels || live > count || !(mult > 0.0) || (count > 0 && (enter >= count || max_level < 0)) ||
-      (count == 0 && max_level != -1) || max_level > 64)
+      (count == 0 && max_level != -1) || max_level > 64 || level0.bytes.size() != count * size_data)
     return nullptr;
-  const std::byte* level0 = r.take(count * size_data);
+  m.label_of_element.resize(count);
+  if (const std::byte* p = r.take(count * sizeof(std::uint32_t)))
+    std::memcpy(m.label_of_element.data(), p, count * sizeof(std::uint32_t));
   if (!r.ok) return nullptr;
 
   const std::size_t capacity = std::max<std::size_t>(count + count / 4, kMinCapacity);
@@ -459,65 +552,74 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   g->max_elements_ = capacity;
   g->level_generator_.seed(100);  // as hnswlib's own constructor seeds them
   g->update_probability_generator_.seed(101);
-  g->data_level0_memory_ = static_cast<char*>(std::malloc(capacity * size_data));
-  g->linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
-  g->element_levels_.assign(capacity, 0);
-  g->visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
-  if (g->data_level0_memory_ == nullptr || g->linkLists_ == nullptr) throw std::bad_alloc();
-  // Advised before the copy, so the copy faults the block in as huge pages (tens of faults
-  // instead of ~45,000 for 100k f32 rows, most of a load's time otherwise).
-  advise_huge_pages(g->data_level0_memory_, capacity * size_data);
-  std::memcpy(g->data_level0_memory_, level0, count * size_data);
-  std::vector<std::mutex>(capacity).swap(g->link_list_locks_);
-  std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::max_update_element_locks).swap(g->link_list_update_locks_);
-  g->ef_ = 10;
+  m.level0_mapping = Level0Mapping::map(level0.fd, level0.offset, level0.bytes.size(), capacity * size_data);
+  if (m.level0_mapping) {
+    g->data_level0_memory_ = m.level0_mapping->data();
+  } else {
+    g->data_level0_memory_ = static_cast<char*>(std::malloc(capacity * size_data));
+    if (g->data_level0_memory_ == nullptr) throw std::bad_alloc();
+    // Advised before the copy, so the copy faults the block in as huge pages.
+    advise_huge_pages(g->data_level0_memory_, capacity * size_data);
+    if (count > 0) std::memcpy(g->data_level0_memory_, level0.bytes.data(), count * size_data);
+  }
+  m.graph = std::move(g);  // from here on, Impl's destructor takes a mapped block back first
+  auto& graph = *m.graph;
+  graph.linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
+  graph.element_levels_.assign(capacity, 0);
+  graph.visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
+  if (graph.linkLists_ == nullptr) throw std::bad_alloc();
+  std::vector<std::mutex>(capacity).swap(graph.link_list_locks_);
+  std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::max_update_element_locks)
+      .swap(graph.link_list_update_locks_);
+  graph.ef_ = 10;
+  // Upper levels (about one element in M has any): read and checked now.
+  auto links_in_range = [count](const char* list, std::size_t max_links) {
+    const std::size_t n = link_count(list);
+    if (n > max_links) return false;
+    for (std::size_t j = 0; j < n; ++j) {
+      hnswlib::tableint t = 0;
+      std::memcpy(&t, list + sizeof(hnswlib::linklistsizeint) + j * sizeof t, sizeof t);
+      if (t >= count) return false;
+    }
+    return true;
+  };
   for (std::size_t i = 0; i < count; ++i) {
     const auto bytes = r.pod<std::uint32_t>();
-    if (!r.ok || bytes % g->size_links_per_element_ != 0 ||
-        bytes / g->size_links_per_element_ > static_cast<std::size_t>(max_level))
+    if (!r.ok || bytes % graph.size_links_per_element_ != 0 ||
+        bytes / graph.size_links_per_element_ > static_cast<std::size_t>(max_level))
       return nullptr;
     const std::byte* links = r.take(bytes);
     if (!r.ok) return nullptr;
-    const int level = static_cast<int>(bytes / g->size_links_per_element_);
-    g->element_levels_[i] = level;
+    const int level = static_cast<int>(bytes / graph.size_links_per_element_);
+    graph.element_levels_[i] = level;
     if (level > 0) {
-      g->linkLists_[i] = static_cast<char*>(std::malloc(bytes));
-      if (g->linkLists_[i] == nullptr) throw std::bad_alloc();
-      std::memcpy(g->linkLists_[i], links, bytes);
+      graph.linkLists_[i] = static_cast<char*>(std::malloc(bytes));
+      if (graph.linkLists_[i] == nullptr) throw std::bad_alloc();
+      std::memcpy(graph.linkLists_[i], links, bytes);
+      for (int l = 0; l < level; ++l)
+        if (!links_in_range(graph.linkLists_[i] + l * graph.size_links_per_element_, max_m)) {
+          graph.cur_element_count = i + 1;
+          return nullptr;
+        }
     }
-    g->cur_element_count = i + 1;
+    graph.cur_element_count = i + 1;
   }
-  if (r.at != in.size()) return nullptr;
-  g->label_lookup_.reserve(count);
-  // Every link must name an element, every label a label slot, the entry point the top level.
+  if (r.at != meta.size()) return nullptr;
+  if (count > 0 && graph.element_levels_[enter] != max_level) return nullptr;
+  // Labels (from the sidecar's list, not level 0): each names a label slot, once; a live
+  // label's element is not deleted, a free label's is.
+  graph.label_lookup_.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
-    const char* list0 = g->data_level0_memory_ + i * size_data;
-    auto check_links = [&](const char* list, std::size_t max_links) {
-      const std::size_t n = link_count(list);
-      if (n > max_links) return false;
-      for (std::size_t j = 0; j < n; ++j) {
-        hnswlib::tableint t = 0;
-        std::memcpy(&t, list + sizeof(hnswlib::linklistsizeint) + j * sizeof t, sizeof t);
-        if (t >= count) return false;
-      }
-      return true;
-    };
-    if (!check_links(list0, max_m0)) return nullptr;
-    for (int level = 1; level <= g->element_levels_[i]; ++level)
-      if (!check_links(g->linkLists_[i] + (level - 1) * g->size_links_per_element_, max_m)) return nullptr;
-    const hnswlib::labeltype label = g->getExternalLabel(static_cast<hnswlib::tableint>(i));
-    if (label >= n_labels || !g->label_lookup_.emplace(label, static_cast<hnswlib::tableint>(i)).second) return nullptr;
-    if (g->isMarkedDeleted(static_cast<hnswlib::tableint>(i))) ++g->num_deleted_;
+    const std::uint32_t label = m.label_of_element[i];
+    if (label >= n_labels || !graph.label_lookup_.emplace(label, static_cast<hnswlib::tableint>(i)).second)
+      return nullptr;
+    if (m.id_of_label[label] == 0) ++graph.num_deleted_;
   }
-  if (count > 0 && g->element_levels_[enter] != max_level) return nullptr;
-  m.graph = std::move(g);
-  // Labels: live ones map to an element that is not deleted; free ones hold id 0.
   std::size_t seen_live = 0;
   for (std::size_t label = 0; label < n_labels; ++label) {
     const EntryId id = m.id_of_label[label];
     if (id == 0) continue;
-    const auto it = m.graph->label_lookup_.find(label);
-    if (id < 0 || it == m.graph->label_lookup_.end() || m.graph->isMarkedDeleted(it->second)) return nullptr;
+    if (id < 0 || !graph.label_lookup_.contains(label)) return nullptr;
     if (m.map.find(id, m.key_of()) != IdMap::npos) return nullptr;  // an id twice
     m.map.insert(id, static_cast<std::uint32_t>(label), m.key_of());
     ++seen_live;
@@ -526,8 +628,49 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
     if (label >= n_labels || m.id_of_label[label] != 0) return nullptr;
   if (seen_live != live) return nullptr;
   m.live = live;
-  m.graph->setEf(std::max<std::size_t>(params.ef_search, 1));
+  m.checked = count == 0;
+  if (m.checked) m.label_of_element = {};
+  graph.setEf(std::max<std::size_t>(params.ef_search, 1));
   return out;
+}
+
+bool HnswLayout::checked() const noexcept { return impl_->checked; }
+
+std::size_t HnswLayout::elements() const noexcept { return impl_->graph->cur_element_count; }
+
+bool HnswLayout::check_elements(std::size_t begin, std::size_t end) const {
+  const Impl& m = *impl_;
+  const auto& g = *m.graph;
+  const std::size_t count = g.cur_element_count;
+  for (std::size_t i = begin; i < std::min(end, count); ++i) {
+    const char* list = g.data_level0_memory_ + i * g.size_data_per_element_;
+    const std::size_t n = link_count(list);
+    if (n > g.maxM0_) return false;
+    for (std::size_t j = 0; j < n; ++j) {
+      hnswlib::tableint t = 0;
+      std::memcpy(&t, list + sizeof(hnswlib::linklistsizeint) + j * sizeof t, sizeof t);
+      if (t >= count) return false;
+    }
+    const auto element = static_cast<hnswlib::tableint>(i);
+    const std::uint32_t label = m.label_of_element[i];
+    if (g.getExternalLabel(element) != label || g.isMarkedDeleted(element) != (m.id_of_label[label] == 0))
+      return false;
+  }
+  return true;
+}
+
+void HnswLayout::set_checked() {
+  impl_->checked = true;
+  impl_->label_of_element = {};
+}
+
+void HnswLayout::reset() {
+  Impl& m = *impl_;
+  m.replace_graph(m.new_graph(m.params, kMinCapacity));
+  m.id_of_label = {};
+  m.free_labels = {};
+  m.map.clear();
+  m.live = 0;
 }
 
 }  // namespace engram::detail

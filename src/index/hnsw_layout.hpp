@@ -18,6 +18,7 @@
 // needs exclusive access.
 
 #include <atomic>
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -60,13 +61,42 @@ class HnswLayout {
   void set_ef_search(std::size_t ef);
 
   // ---- persistence (the sidecar) ----
-  // Appends the layout (labels, free labels, and the hnswlib graph in saveIndex's layout) to
-  // `out`.
+  // Appends the layout to `out`: labels, free labels, the graph's parameters, each element's
+  // label and its upper-level links. Level 0 (hnswlib's one block of links, row and label per
+  // element, nearly all the bytes) is level0(), which the sidecar stores page-aligned so that
+  // load() maps it instead of copying it.
   void serialize(std::vector<std::byte>& out) const;
-  // A layout read back from serialize()'s bytes, without rebuilding the graph (the bytes are
-  // copied: hnswlib owns its memory). nullptr when the bytes are not a layout for this codec
-  // and M (every count, offset and size is checked before anything is read).
-  static std::unique_ptr<HnswLayout> load(const Codec& codec, const HnswParams& params, std::span<const std::byte> in);
+  std::span<const std::byte> level0() const noexcept;
+
+  // Where load() finds level 0: its bytes, and when they are in a file (`fd` open, `offset`
+  // page-aligned) the file, so that load() maps them copy-on-write: pages this process never
+  // writes stay the page cache's, shared by every process that opens the same file.
+  struct Level0Source {
+    std::span<const std::byte> bytes;
+    int fd = -1;
+    std::uint64_t offset = 0;
+  };
+  // A layout read back from serialize()'s bytes and level0(), without rebuilding the graph.
+  // nullptr when the bytes are not a layout for this codec and M: every count, offset, size,
+  // label and upper-level link is checked before anything is read. Level 0's links are
+  // checked later, by check_elements() (below): reading them all would be most of the open.
+  static std::unique_ptr<HnswLayout> load(const Codec& codec, const HnswParams& params,
+                                          std::span<const std::byte> meta, const Level0Source& level0);
+
+  // A loaded layout is unchecked until set_checked(): search() then scans the rows exactly,
+  // using only what load() verified (labels from the sidecar, not from level 0), and nothing
+  // else may follow a level-0 link. Only remove(), find(), for_each() and the const members
+  // may run on an unchecked layout; upsert() and insert_bulk() need a checked one.
+  bool checked() const noexcept;
+  // The elements hnswlib holds, live and deleted.
+  std::size_t elements() const noexcept;
+  // Checks elements [begin, end) of level 0: every link names an element, the label is the
+  // one the sidecar recorded, the deleted mark matches the label's state. May run concurrently
+  // with the const members (it only reads).
+  bool check_elements(std::size_t begin, std::size_t end) const;
+  void set_checked();
+  // Drops every element: an empty, checked layout with the same codec and parameters.
+  void reset();
 
  private:
   HnswLayout() = default;

@@ -386,7 +386,7 @@ IndexImage VectorIndex::image() const {
   if (m.hnsw) {
     out.hnsw = true;
     out.count = m.hnsw->size();
-    m.hnsw->serialize(out.graph);
+    m.hnsw->serialize(out.graph, out.level0);
     return out;
   }
   const std::size_t rb = m.codec.row_bytes();
@@ -415,7 +415,8 @@ bool VectorIndex::restore(const IndexImageView& view, std::shared_ptr<const void
   };
   if (view.hnsw) {
     if (m.config.kind == IndexKind::kFlat) return empty();
-    auto layout = GraphWithTail::load(m.codec, m.config.hnsw, view.graph);
+    auto layout = GraphWithTail::load(m.codec, m.config.hnsw, view.graph,
+                                      {.bytes = view.level0, .fd = view.level0_fd, .offset = view.level0_offset});
     if (!layout || layout->size() != view.count) return empty();
     m.hnsw = std::move(layout);
     return true;

@@ -13,8 +13,9 @@
 //   directory   fingerprint, store UUID, the namespaces (name, layout, entry count, exact-map
 //               slots) and the section table (kind, namespace, offset, size, checksum).
 //   sections    rows (4096-aligned, so the flat index reads them in place), ids, id-map probe
-//               table, HNSW graph, exact-map slots, probe table and free list, quarantined ids;
-//               each 64-aligned with zero padding, each with its own XXH3 checksum.
+//               table, HNSW graph and its level 0 (4096-aligned, mapped copy-on-write),
+//               exact-map slots, probe table and free list, quarantined ids; each 64-aligned
+//               with zero padding, each with its own XXH3 checksum.
 //
 // A section checksum is the XXH3-64 of the XXH3-64s of its 4 MiB blocks, so open can verify
 // a large file on two threads.
@@ -37,7 +38,8 @@
 namespace engram::detail {
 
 // 2: an HNSW namespace's section also carries the rows not yet linked into its graph.
-inline constexpr std::uint32_t kSidecarFormatVersion = 2;
+// 3: an HNSW graph's level 0 is a section of its own, page-aligned, mapped in place.
+inline constexpr std::uint32_t kSidecarFormatVersion = 3;
 // Row sections of at least this many bytes in total are verified after the open, in the
 // background (MappedSidecar::verify(kRowsOnly)); smaller ones with everything else before the
 // layers are restored. SemanticCache documents why a late verification can never let a
@@ -102,12 +104,13 @@ class MappedSidecar {
 
   const SidecarHeader& header() const noexcept { return header_; }
   std::uint64_t size() const noexcept { return size_; }
-  // Which sections verify() checks: all, all but the flat rows, or only the flat rows.
+  // Which sections verify() checks: all, all but the sections read in place (flat rows, HNSW
+  // level 0), or only those.
   enum class Sections { kAll, kAllButRows, kRowsOnly };
   // Checks the checksums of `which` sections (on two threads for large files when
   // `threads` > 1). Empty when all match, otherwise which section failed.
   std::string verify(Sections which = Sections::kAll, unsigned threads = 2) const;
-  // The bytes of every flat rows section.
+  // The bytes of every section read in place (flat rows, HNSW level 0).
   std::uint64_t rows_bytes() const noexcept;
   // Restores every namespace into `state` (cleared first) and returns the quarantined ids, or
   // nullopt when the sections do not fit together (then `state` is cleared again). Flat rows
@@ -136,6 +139,7 @@ class MappedSidecar {
   const std::byte* at(std::uint64_t offset) const { return static_cast<const std::byte*>(base_) + offset; }
   const Section* find(std::uint32_t kind, std::uint32_t ns) const;
 
+  int fd_ = -1;
   void* base_ = nullptr;
   std::uint64_t size_ = 0;
   SidecarHeader header_;

@@ -68,7 +68,9 @@ struct IndexTuning {
 
 // One namespace's index as the sidecar file stores it (see docs/architecture.md, "The
 // sidecar"). A flat layout is its rows (encoded, row order), their ids and the id map's probe
-// table; an HNSW layout is one opaque blob (labels and the hnswlib graph).
+// table; an HNSW layout is two opaque blobs: the graph's level 0 (hnswlib's block of links,
+// rows and labels, nearly all the bytes) and everything else (labels, upper levels, the rows
+// not linked yet).
 struct IndexImage {
   bool hnsw = false;
   std::size_t count = 0;
@@ -76,6 +78,7 @@ struct IndexImage {
   std::vector<EntryId> ids;             // flat: count
   std::vector<std::uint32_t> id_slots;  // flat
   std::vector<std::byte> graph;         // hnsw
+  std::vector<std::byte> level0;        // hnsw
 };
 
 // The same, read in place (from a file mapping).
@@ -85,7 +88,13 @@ struct IndexImageView {
   const std::byte* rows = nullptr;  // flat: 64-byte aligned
   const EntryId* ids = nullptr;     // flat
   std::span<const std::uint32_t> id_slots;
-  std::span<const std::byte> graph;
+  std::span<const std::byte> graph;   // hnsw
+  std::span<const std::byte> level0;  // hnsw
+  // hnsw: the file `level0` was read from (an open descriptor, valid during restore()) and its
+  // offset there, a multiple of the page size; restore() then maps level 0 copy-on-write
+  // instead of copying it. -1: copied.
+  int level0_fd = -1;
+  std::uint64_t level0_offset = 0;
 };
 
 struct Candidate {
@@ -142,7 +151,8 @@ class VectorIndex {
   // HNSW: rows added but not linked into the graph yet (they are found by an exact scan
   // meanwhile); 0 in the flat layout.
   std::size_t unlinked() const;
-  // Blocks until unlinked() is 0 (benchmarks and tests that want the steady state).
+  // Blocks until unlinked() is 0 and a restored graph has been checked (benchmarks and tests
+  // that want the steady state).
   void wait_linked() const;
 
   std::size_t size() const;
@@ -155,7 +165,9 @@ class VectorIndex {
   IndexImage image() const;
   // Replaces the contents with `view`. Flat rows are read in place — `backing` keeps that
   // memory alive, and each chunk is copied the first time it is modified — an HNSW graph is
-  // copied into hnswlib's memory (not rebuilt). Returns false, leaving the index empty, when
+  // not rebuilt: its level 0 is mapped copy-on-write from view.level0_fd (else copied), and
+  // searches scan its rows exactly until a background check of its links has passed (see
+  // wait_linked()). Returns false, leaving the index empty, when
   // the view is inconsistent or its layout is impossible for this configuration (HNSW for
   // kFlat, flat for kHnsw). Exclusive.
   bool restore(const IndexImageView& view, std::shared_ptr<const void> backing);
