@@ -1014,8 +1014,9 @@ class SemanticCache {
     if (!file) return false;
     const detail::SidecarHeader& h = file->header();
     std::string why = sidecar_mismatch(h, uuid);
-    // Large row sections are verified after the open, in the background; every other section
-    // (header, directory, ids, id map, HNSW graphs, exact map, quarantine) before any use.
+    // Large row and HNSW level-0 sections are verified after the open, in the background;
+    // every other section (header, directory, ids, id map, the rest of HNSW graphs, exact map,
+    // quarantine) before any use.
     const bool background = file->rows_bytes() >= detail::sidecar_background_verify_bytes.load();
     using Sections = detail::MappedSidecar::Sections;
     if (why.empty()) why = file->verify(background ? Sections::kAllButRows : Sections::kAll);
@@ -1064,8 +1065,10 @@ class SemanticCache {
   //    from the store's own float32 embeddings (as for quantized layouts): the score that
   //    decides a hit is never computed from a sidecar row. A damaged row can only rank its own
   //    entry too low (a miss or a lesser hit that is a true hit on its own, as with an
-  //    approximate index) until the verdict. The ids, id map, exact map and graphs are
-  //    verified before the open returns, so every candidate is the entry the store holds.
+  //    approximate index) until the verdict. The ids, id map, exact map and the graphs' labels
+  //    are verified before the open returns, so every candidate is the entry the store holds
+  //    (an HNSW graph's level 0 is in the background set; its links are checked separately
+  //    before any search follows them, see GraphWithTail).
   //  - Nothing derived from the rows is persisted before the verdict: persist_sidecar waits.
   //  - A mismatch discards the whole restored state: the verifier rebuilds every layer from
   //    the store (unless something rebuilt it meanwhile, state_epoch_), counts a discard and

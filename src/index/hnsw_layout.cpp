@@ -137,6 +137,13 @@ struct HnswLayout::Impl {
   // recorded it (level 0's copy is not trusted yet).
   bool checked = true;
   std::vector<std::uint32_t> label_of_element;
+  // A loaded graph until its first write: label -> element (kNoElement for a label without
+  // one) in place of hnswlib's label_lookup_, which load() leaves empty, as it leaves the
+  // per-element locks unallocated. Searches need neither, and a reader process that never
+  // writes saves their ~13 MB at 100k (most of its private memory beside shared level 0).
+  static constexpr std::uint32_t kNoElement = 0xffffffffu;
+  bool writes_deferred = false;
+  std::vector<std::uint32_t> element_of_label;
 
   HnswParams params;
 
@@ -158,6 +165,21 @@ struct HnswLayout::Impl {
     graph = std::move(g);
     checked = true;
     label_of_element = {};
+    element_of_label = {};
+    writes_deferred = false;
+  }
+  // Before anything that changes the graph: what hnswlib's writers need that load() left out.
+  void prepare_for_writes() {
+    if (!writes_deferred) return;
+    auto& g = *graph;
+    g.label_lookup_.reserve(g.cur_element_count);
+    for (std::size_t label = 0; label < element_of_label.size(); ++label)
+      if (const std::uint32_t element = element_of_label[label]; element != kNoElement)
+        g.label_lookup_.emplace(label, element);
+    std::vector<std::mutex>(g.max_elements_).swap(g.link_list_locks_);
+    std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::max_update_element_locks).swap(g.link_list_update_locks_);
+    element_of_label = {};
+    writes_deferred = false;
   }
 
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> new_graph(const HnswParams& p, std::size_t capacity) {
@@ -177,8 +199,8 @@ struct HnswLayout::Impl {
     return slot == IdMap::npos ? IdMap::npos : map.row_at(slot);
   }
   const std::byte* row_of_label(std::size_t label) const {
-    const auto it = graph->label_lookup_.find(label);
-    return reinterpret_cast<const std::byte*>(graph->getDataByInternalId(it->second));
+    const std::size_t element = writes_deferred ? element_of_label[label] : graph->label_lookup_.find(label)->second;
+    return reinterpret_cast<const std::byte*>(graph->getDataByInternalId(static_cast<hnswlib::tableint>(element)));
   }
   void reserve(std::size_t n) {
     if (n <= graph->max_elements_) return;
@@ -230,6 +252,7 @@ const std::byte* HnswLayout::find(EntryId id) const noexcept {
 
 void HnswLayout::upsert(EntryId id, const std::byte* row) {
   Impl& m = *impl_;
+  m.prepare_for_writes();
   if (const std::size_t label = m.label_of(id); label != IdMap::npos) {
     m.graph->addPoint(row, label);  // existing label: hnswlib updates the point in place
     return;
@@ -252,6 +275,7 @@ bool HnswLayout::remove(EntryId id) {
   Impl& m = *impl_;
   const std::size_t slot = m.map.find(id, m.key_of());
   if (slot == IdMap::npos) return false;
+  m.prepare_for_writes();
   const std::uint32_t label = m.map.row_at(slot);
   // An unchecked level 0 may carry a wrong deleted mark, on which markDelete would throw; the
   // check then fails and the graph is dropped.
@@ -298,6 +322,7 @@ void HnswLayout::compact() {
 void HnswLayout::insert_bulk(std::span<const EntryId> ids, const std::byte* rows, std::size_t threads,
                              const std::atomic<bool>* cancel) {
   Impl& m = *impl_;
+  m.prepare_for_writes();
   const std::size_t rb = m.codec.row_bytes();
   // Freed labels go through hnswlib's update path, which we keep single-threaded.
   std::size_t i = 0;
@@ -381,14 +406,15 @@ std::size_t HnswLayout::memory_bytes() const noexcept {
   // Per allocated element: level-0 links + data + label, the upper-level pointer, the level,
   // one std::mutex of link_list_locks_, and one visited-list entry (one list is pooled per
   // concurrent searcher; we count one).
-  std::size_t bytes = g.max_elements_ * (g.size_data_per_element_ + sizeof(void*) + sizeof(int) + sizeof(std::mutex) +
-                                         sizeof(hnswlib::vl_type));
-  bytes += g.link_list_update_locks_.size() * sizeof(std::mutex);  // fixed 65536 mutexes
+  std::size_t bytes =
+      g.max_elements_ * (g.size_data_per_element_ + sizeof(void*) + sizeof(int) + sizeof(hnswlib::vl_type));
+  bytes += (g.link_list_locks_.size() + g.link_list_update_locks_.size()) * sizeof(std::mutex);
   for (std::size_t i = 0; i < g.cur_element_count; ++i)
     if (const int level = g.element_levels_[i]; level > 0)
       bytes += g.size_links_per_element_ * static_cast<std::size_t>(level) + 1;
   // label_lookup_: one node (key, value, next pointer, cached hash) per element + buckets.
   bytes += g.label_lookup_.size() * 32 + g.label_lookup_.bucket_count() * sizeof(void*);
+  bytes += (m.element_of_label.capacity() + m.label_of_element.capacity()) * sizeof(std::uint32_t);
   bytes += m.id_of_label.capacity() * sizeof(EntryId) + m.free_labels.capacity() * 4 + m.map.memory_bytes();
   return bytes;
 }
@@ -568,9 +594,6 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   graph.element_levels_.assign(capacity, 0);
   graph.visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
   if (graph.linkLists_ == nullptr) throw std::bad_alloc();
-  std::vector<std::mutex>(capacity).swap(graph.link_list_locks_);
-  std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::max_update_element_locks)
-      .swap(graph.link_list_update_locks_);
   graph.ef_ = 10;
   // Upper levels (about one element in M has any): read and checked now.
   auto links_in_range = [count](const char* list, std::size_t max_links) {
@@ -608,18 +631,19 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   if (count > 0 && graph.element_levels_[enter] != max_level) return nullptr;
   // Labels (from the sidecar's list, not level 0): each names a label slot, once; a live
   // label's element is not deleted, a free label's is.
-  graph.label_lookup_.reserve(count);
+  m.writes_deferred = true;
+  m.element_of_label.assign(n_labels, Impl::kNoElement);
   for (std::size_t i = 0; i < count; ++i) {
     const std::uint32_t label = m.label_of_element[i];
-    if (label >= n_labels || !graph.label_lookup_.emplace(label, static_cast<hnswlib::tableint>(i)).second)
-      return nullptr;
+    if (label >= n_labels || m.element_of_label[label] != Impl::kNoElement) return nullptr;
+    m.element_of_label[label] = static_cast<std::uint32_t>(i);
     if (m.id_of_label[label] == 0) ++graph.num_deleted_;
   }
   std::size_t seen_live = 0;
   for (std::size_t label = 0; label < n_labels; ++label) {
     const EntryId id = m.id_of_label[label];
     if (id == 0) continue;
-    if (id < 0 || !graph.label_lookup_.contains(label)) return nullptr;
+    if (id < 0 || m.element_of_label[label] == Impl::kNoElement) return nullptr;
     if (m.map.find(id, m.key_of()) != IdMap::npos) return nullptr;  // an id twice
     m.map.insert(id, static_cast<std::uint32_t>(label), m.key_of());
     ++seen_live;
@@ -653,8 +677,7 @@ bool HnswLayout::check_elements(std::size_t begin, std::size_t end) const {
     }
     const auto element = static_cast<hnswlib::tableint>(i);
     const std::uint32_t label = m.label_of_element[i];
-    if (g.getExternalLabel(element) != label || g.isMarkedDeleted(element) != (m.id_of_label[label] == 0))
-      return false;
+    if (g.getExternalLabel(element) != label || g.isMarkedDeleted(element) != (m.id_of_label[label] == 0)) return false;
   }
   return true;
 }

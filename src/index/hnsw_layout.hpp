@@ -18,8 +18,8 @@
 // needs exclusive access.
 
 #include <atomic>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -80,8 +80,8 @@ class HnswLayout {
   // nullptr when the bytes are not a layout for this codec and M: every count, offset, size,
   // label and upper-level link is checked before anything is read. Level 0's links are
   // checked later, by check_elements() (below): reading them all would be most of the open.
-  static std::unique_ptr<HnswLayout> load(const Codec& codec, const HnswParams& params,
-                                          std::span<const std::byte> meta, const Level0Source& level0);
+  static std::unique_ptr<HnswLayout> load(const Codec& codec, const HnswParams& params, std::span<const std::byte> meta,
+                                          const Level0Source& level0);
 
   // A loaded layout is unchecked until set_checked(): search() then scans the rows exactly,
   // using only what load() verified (labels from the sidecar, not from level 0), and nothing

@@ -257,7 +257,7 @@ class Level0File {
     EXPECT_EQ(::pwrite(fd_, page.data(), page.size(), 0), static_cast<ssize_t>(page.size()));
     EXPECT_EQ(::pwrite(fd_, level0.data(), level0.size(), kOffset), static_cast<ssize_t>(level0.size()));
     EXPECT_EQ(::pwrite(fd_, page.data(), page.size(), static_cast<off_t>(kOffset + level0.size())),
-                       static_cast<ssize_t>(page.size()));
+              static_cast<ssize_t>(page.size()));
   }
   ~Level0File() { ::close(fd_); }
   Level0File(const Level0File&) = delete;
@@ -331,6 +331,31 @@ TEST_P(HnswTest, RestoredFromAFileMapsLevel0) {
   EXPECT_EQ(moved[0].id, 401);  // the updated row, not its old position
   for (EntryId id = 301; id <= 400; ++id) EXPECT_FALSE(restored.stored_vector(id).has_value());
   EXPECT_EQ(file.read(image.level0.size()), image.level0);  // copy-on-write: the file is untouched
+}
+
+// A restored graph defers what only writers need (hnswlib's label map and locks) to its first
+// write; that holds for an empty graph too.
+TEST_P(HnswTest, RestoredEmptyGraphTakesWrites) {
+  const std::size_t n = 500, d = 16;
+  const auto data = random_unit_vectors(n, d, 35);
+  const IndexImage image = VectorIndex(config(d, IndexKind::kHnsw, GetParam())).image();
+  IndexImageView view;
+  view.hnsw = true;
+  view.count = image.count;
+  view.graph = image.graph;
+  view.level0 = image.level0;
+  VectorIndex restored(config(d, IndexKind::kHnsw, GetParam()));
+  ASSERT_TRUE(restored.restore(view, nullptr));
+  EXPECT_TRUE(restored.search(row(data, 0, d), 1).empty());
+  for (std::size_t i = 0; i < n; ++i) restored.add(static_cast<EntryId>(i + 1), row(data, i, d));
+  restored.wait_linked();
+  EXPECT_EQ(restored.size(), n);
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto got = restored.search(row(data, i, d), 1);
+    found += !got.empty() && got[0].id == static_cast<EntryId>(i + 1) ? 1 : 0;
+  }
+  EXPECT_GE(found, n - n / 100);
 }
 
 // Damage to level 0 that its checksum would not catch (a sidecar from a faulty writer): a
