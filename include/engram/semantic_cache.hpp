@@ -760,11 +760,21 @@ class SemanticCache {
         // The store is busy with this cache's own work (a touch write-back, a put, a re-score
         // read). A store that can vouch without I/O that nothing was committed since its last
         // counter read spares the wait; the shared state lock keeps close() out meanwhile.
+        // The store publishes what it vouches for right after each of its own commits, so a
+        // peek that lands between a commit and that publication is retried for a moment
+        // before the get waits for the lock (which may be held for a whole slow write).
         if constexpr (PeekVersionStore<S>) {
-          std::shared_lock lock(state_mu_);
-          if (const auto v = store_.peek_version_counter(); v && *v == local_version_) return;
+          const auto give_up = Clock::now() + std::chrono::microseconds(200);
+          do {
+            {
+              std::shared_lock lock(state_mu_);
+              if (const auto v = store_.peek_version_counter(); v && *v == local_version_) return;
+            }
+            if (store_lock.try_lock()) break;
+            std::this_thread::yield();
+          } while (Clock::now() < give_up);
         }
-        store_lock.lock();
+        if (!store_lock.owns_lock()) store_lock.lock();
       }
       if (store_.read_version_counter() == local_version_) return;
     }

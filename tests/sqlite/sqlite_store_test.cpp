@@ -612,6 +612,29 @@ TEST(SqlitePoll, OwnWritesRefreshTheCacheWithoutARead) {
   EXPECT_EQ(after.quota_reads, before.quota_reads) << "own commits carry the quotas";
 }
 
+// peek_version_counter() vouches for this handle's own commits as soon as they return (a
+// cache's get peeks while its own write-back still holds the store lock), and never for a
+// commit it did not make or read.
+TEST(SqlitePoll, PeekVouchesForOwnCommitsAtOnce) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  auto a = open_store(path);
+  auto b = open_store(path);
+  EXPECT_EQ(a.read_version_counter(), 0u);
+  EXPECT_EQ(a.peek_version_counter(), std::optional<std::uint64_t>(0));
+  for (int i = 1; i <= 5; ++i) {
+    a.insert(make_entry("ns", sqlite_test::numbered("k", i)));
+    ASSERT_EQ(a.peek_version_counter(), std::optional<std::uint64_t>(i));
+  }
+  const std::vector<Touch> touches = {{.id = 1, .at = at(5), .hits = 2}};
+  a.touch_many(touches);  // a cache's access write-back: a commit without a bump
+  EXPECT_EQ(a.peek_version_counter(), std::optional<std::uint64_t>(5));
+  b.insert(make_entry("ns", "other"));
+  EXPECT_EQ(a.peek_version_counter(), std::nullopt) << "another handle's commit needs a read";
+  EXPECT_EQ(a.read_version_counter(), 6u);
+  EXPECT_EQ(a.peek_version_counter(), std::optional<std::uint64_t>(6));
+}
+
 TEST(SqlitePoll, AnotherHandlesCommitIsSeenByTheNextPoll) {
   TempDir dir;
   const auto path = dir / "cache.db";

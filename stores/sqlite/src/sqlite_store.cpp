@@ -212,6 +212,14 @@ using detail::Sql;
 
 namespace {
 
+// Makes (header, version) what peek_version_counter() vouches for.
+void publish_version(detail::SqliteState& d, const detail::WalHeader& h, std::uint64_t version) {
+  std::lock_guard lock(d.published.mu);
+  d.published.valid = true;
+  d.published.header = h;
+  d.published.version = version;
+}
+
 // One write transaction: BEGIN IMMEDIATE (waits up to the busy timeout for other writers),
 // then the caller's statements, change-log rows and the counter update, then COMMIT. Rolls
 // back in the destructor unless committed, so an exception never leaves half a write.
@@ -341,6 +349,10 @@ class WriteTxn {
       poll.log_floor = floor_;
       poll.version_known = poll.floor_known = true;
     }
+    // Published now, by the committing thread: a get that peeks while this thread still holds
+    // the caller's store lock then finds our own commit vouched for, instead of waiting for the
+    // lock only to learn the counter it already knows (a touch write-back leaves it unchanged).
+    if (poll.version_known) publish_version(impl_, poll.header, poll.version);
     if (quota_ns_) {
       if (poll.quotas.size() >= kMaxCachedQuotas) poll.quotas.clear();
       poll.quotas.insert_or_assign(*quota_ns_, quota_value_);
@@ -791,16 +803,6 @@ std::optional<std::size_t> SqliteStore::get_namespace_quota(std::string_view ns)
 }
 
 // ---- coordination ------------------------------------------------------------------------
-
-namespace {
-// Makes (header, version) what peek_version_counter() vouches for.
-void publish_version(detail::SqliteState& d, const detail::WalHeader& h, std::uint64_t version) {
-  std::lock_guard lock(d.published.mu);
-  d.published.valid = true;
-  d.published.header = h;
-  d.published.version = version;
-}
-}  // namespace
 
 std::uint64_t SqliteStore::read_version_counter() const {
   auto& d = live();
