@@ -36,9 +36,16 @@ std::optional<std::vector<std::byte>> GraphWithTail::row(EntryId id) const {
   return std::vector<std::byte>(found, found + codec_.row_bytes());
 }
 
+std::unique_lock<std::shared_mutex> GraphWithTail::lock_for_write() const {
+  writers_waiting_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lock(mutex_);
+  writers_waiting_.fetch_sub(1, std::memory_order_relaxed);
+  return lock;
+}
+
 void GraphWithTail::upsert(EntryId id, const std::byte* row) {
   {
-    std::unique_lock lock(mutex_);
+    auto lock = lock_for_write();
     graph_->remove(id);
     if (!tail_.contains(id)) order_.push_back(id);
     tail_.upsert(id, row);
@@ -48,7 +55,7 @@ void GraphWithTail::upsert(EntryId id, const std::byte* row) {
 }
 
 bool GraphWithTail::remove(EntryId id) {
-  std::unique_lock lock(mutex_);
+  auto lock = lock_for_write();
   // order_ keeps the id; the linker skips ids that are no longer in the tail.
   if (!tail_.remove(id)) return graph_->remove(id);
   // Emptied here, the tail never reaches the linker's "emptied" notification.
@@ -57,7 +64,7 @@ bool GraphWithTail::remove(EntryId id) {
 }
 
 void GraphWithTail::insert_bulk(std::span<const EntryId> ids, const std::byte* rows, std::size_t threads) {
-  std::unique_lock lock(mutex_);
+  auto lock = lock_for_write();
   graph_->insert_bulk(ids, rows, threads);
 }
 
@@ -95,7 +102,7 @@ std::size_t GraphWithTail::memory_bytes() const {
 }
 
 void GraphWithTail::set_ef_search(std::size_t ef) {
-  std::unique_lock lock(mutex_);
+  auto lock = lock_for_write();
   graph_->set_ef_search(ef);
 }
 
@@ -164,9 +171,14 @@ void GraphWithTail::link_loop() {
       idle_.notify_all();
       continue;
     }
-    // Let waiting searches in between two links (std::shared_mutex prefers readers).
+    // Let waiting searches in between two links (std::shared_mutex prefers readers), and
+    // waiting writers first: a put, or a sync applying another process's puts, holds the
+    // cache's state lock while it waits here, so every get of the cache waits with it. Without
+    // this the linker, relocking at once, won the lock again and again (2-30 ms syncs).
     lock.unlock();
-    std::this_thread::yield();
+    do {
+      std::this_thread::yield();
+    } while (writers_waiting_.load(std::memory_order_relaxed) > 0);
     lock.lock();
   }
 }
