@@ -11,6 +11,7 @@
 #include <csignal>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -123,9 +124,11 @@ class Sidecar : public ::testing::Test {
     return answers(*cache);
   }
 
-  // Opens with the sidecar, checks that it answers like `want` and returns its stats.
-  Stats open_and_compare(const std::vector<Answer>& want, SqliteOptions so = {}) {
-    auto cache = open(options(), so);
+  // Opens with the sidecar (and options() unless `with` is given), checks that it answers
+  // like `want` and returns its stats.
+  Stats open_and_compare(const std::vector<Answer>& want, SqliteOptions so = {},
+                         const std::optional<CacheOptions>& with = std::nullopt) {
+    auto cache = open(with ? *with : options(), so);
     Stats stats = cache->stats();
     EXPECT_LE(stats.sidecar_loads + stats.sidecar_discards, 1u);
     const auto got = answers(*cache);
@@ -277,6 +280,87 @@ TEST_F(Sidecar, BitFlipsAreCaught) {
     discards += stats.sidecar_discards;  // a flip in padding changes nothing and is loaded
   }
   EXPECT_GE(discards, 30u);
+}
+
+// Sets detail::sidecar_background_verify_bytes for one test: 0 sends every sidecar's rows
+// to the background check, as a large sidecar's are.
+class BackgroundVerifyFrom {
+ public:
+  explicit BackgroundVerifyFrom(std::uint64_t bytes) : saved_(detail::sidecar_background_verify_bytes.load()) {
+    detail::sidecar_background_verify_bytes.store(bytes);
+  }
+  ~BackgroundVerifyFrom() { detail::sidecar_background_verify_bytes.store(saved_); }
+  BackgroundVerifyFrom(const BackgroundVerifyFrom&) = delete;
+  BackgroundVerifyFrom& operator=(const BackgroundVerifyFrom&) = delete;
+
+ private:
+  std::uint64_t saved_;
+};
+
+// Waits (up to 20 s) until the background check has discarded the sidecar.
+void await_discard(Cache& cache) {
+  for (int i = 0; i < 2000 && cache.stats().sidecar_discards == 0; ++i) std::this_thread::sleep_for(10ms);
+}
+
+// An HNSW namespace's sidecar holds its graph in two sections, level 0 (mapped copy-on-write at
+// open) and the rest: truncation at every boundary, bit flips in either, and damage found only
+// by the background check all end in answers equal to a rebuild's, and nothing the cache does
+// afterwards writes to the mapped file.
+TEST_F(Sidecar, HnswSidecarFaultsAnswerLikeARebuild) {
+  const std::vector<Answer> want = prepare_layout(IndexKind::kHnsw, ElementType::kF32);
+  const CacheOptions with = layout_options(IndexKind::kHnsw, ElementType::kF32);
+  const std::string good = read_file(sidecar_);
+  std::set<std::size_t> cuts;
+  std::vector<detail::MappedSidecar::Section> graph_sections;
+  {
+    auto mapped = detail::MappedSidecar::open(sidecar_);
+    ASSERT_TRUE(mapped);
+    for (const auto& s : mapped->sections()) {
+      cuts.insert(s.offset);
+      cuts.insert(s.offset + s.size / 2);
+      cuts.insert(s.offset + s.size);
+      if ((s.kind == 4 || s.kind == 9) && s.size > 0) graph_sections.push_back(s);  // graph, level 0
+    }
+  }
+  ASSERT_EQ(graph_sections.size(), 6u);  // two per namespace
+  cuts.erase(good.size());
+  for (const std::size_t cut : cuts) {
+    SCOPED_TRACE("truncated to " + std::to_string(cut) + " of " + std::to_string(good.size()));
+    write_file(sidecar_, good.substr(0, cut));
+    const Stats stats = open_and_compare(want, {}, with);
+    EXPECT_EQ(stats.sidecar_discards, 1u);
+  }
+  std::mt19937_64 rng(13);
+  for (const bool background : {false, true}) {
+    BackgroundVerifyFrom from(background ? 0 : std::uint64_t{1} << 40);
+    for (const auto& section : graph_sections) {
+      const std::uint64_t at = section.offset + rng() % section.size;
+      SCOPED_TRACE("bit flip at byte " + std::to_string(at) + (background ? ", checked in the background" : ""));
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ (1 << (rng() % 8)));
+      write_file(sidecar_, bad);
+      auto cache = open(with);
+      if (background && section.kind == 9) {
+        EXPECT_EQ(cache->stats().sidecar_loads, 1u);  // level 0 is checked after the open
+        await_discard(*cache);
+      } else {
+        EXPECT_EQ(cache->stats().sidecar_loads, 0u);
+      }
+      EXPECT_EQ(cache->stats().sidecar_discards, 1u);
+      EXPECT_EQ(answers(*cache), want);
+      cache->close();
+    }
+  }
+  // A cache opened from the intact file and then written to (puts linked into the mapped
+  // graph, deletes marking mapped elements) leaves the file as it was.
+  write_file(sidecar_, good);
+  {
+    auto cache = open(with);
+    ASSERT_EQ(cache->stats().sidecar_loads, 1u);
+    fill(*cache, 60, 7000);
+    cache->erase(queries_[2].text, queries_[2].ns);
+    EXPECT_EQ(read_file(sidecar_), good);
+  }
 }
 
 TEST_F(Sidecar, AnotherStoresSidecarIsDiscarded) {
@@ -486,26 +570,6 @@ TEST_F(Sidecar, PersistIndexAndTheBackgroundTrigger) {
   SqliteStore s(db_);
   s.open(HashingEmbedder{64}.fingerprint(), 64);
   EXPECT_EQ(header->store_version, s.read_version_counter());
-}
-
-// Sets detail::sidecar_background_verify_bytes for one test: 0 sends every sidecar's rows
-// to the background check, as a large sidecar's are.
-class BackgroundVerifyFrom {
- public:
-  explicit BackgroundVerifyFrom(std::uint64_t bytes) : saved_(detail::sidecar_background_verify_bytes.load()) {
-    detail::sidecar_background_verify_bytes.store(bytes);
-  }
-  ~BackgroundVerifyFrom() { detail::sidecar_background_verify_bytes.store(saved_); }
-  BackgroundVerifyFrom(const BackgroundVerifyFrom&) = delete;
-  BackgroundVerifyFrom& operator=(const BackgroundVerifyFrom&) = delete;
-
- private:
-  std::uint64_t saved_;
-};
-
-// Waits (up to 20 s) until the background check has discarded the sidecar.
-void await_discard(Cache& cache) {
-  for (int i = 0; i < 2000 && cache.stats().sidecar_discards == 0; ++i) std::this_thread::sleep_for(10ms);
 }
 
 TEST_F(Sidecar, RowsCheckedInTheBackgroundAnswerLikeARebuild) {
