@@ -3,9 +3,11 @@
 // (ENGRAM_SANITIZE=thread, ctest -R Concurrency): any data race inside the index, the thread
 // pool, hnswlib or the background build shows up here.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -24,7 +26,29 @@ struct Scenario {
   ElementType element;
   std::size_t search_threads;
   std::size_t threshold;
+  // HNSW: the stable entries come from a restored image, level 0 mapped from a file, so the
+  // race starts while the linker thread is still checking the graph.
+  bool restored = false;
 };
+
+// `index` restored from an image of `source`, with level 0 in a real (unlinked) file.
+void restore_through_a_file(const VectorIndex& source, VectorIndex& index) {
+  source.wait_linked();
+  const IndexImage image = source.image();
+  char name[] = "/tmp/engram-concurrency-XXXXXX";
+  const int fd = ::mkstemp(name);
+  ASSERT_GE(fd, 0);
+  ::unlink(name);
+  ASSERT_EQ(::pwrite(fd, image.level0.data(), image.level0.size(), 0), static_cast<ssize_t>(image.level0.size()));
+  IndexImageView view;
+  view.hnsw = true;
+  view.count = image.count;
+  view.graph = image.graph;
+  view.level0 = image.level0;
+  view.level0_fd = fd;
+  ASSERT_TRUE(index.restore(view, nullptr));
+  ::close(fd);  // the mapping keeps the file
+}
 
 class ConcurrencyTest : public testing::TestWithParam<Scenario> {};
 
@@ -38,7 +62,13 @@ TEST_P(ConcurrencyTest, SearchesDuringExclusiveWrites) {
   p.ef_construction = 64;
   VectorIndex index(IndexConfig{kDim, s.kind, s.element, p, s.search_threads});
   // The stable entries are never removed: searches for them must always succeed.
-  for (std::size_t i = 0; i < stable; ++i) index.add(static_cast<EntryId>(i + 1), vec(i));
+  if (s.restored) {
+    VectorIndex source(IndexConfig{kDim, s.kind, s.element, p, s.search_threads});
+    for (std::size_t i = 0; i < stable; ++i) source.add(static_cast<EntryId>(i + 1), vec(i));
+    restore_through_a_file(source, index);
+  } else {
+    for (std::size_t i = 0; i < stable; ++i) index.add(static_cast<EntryId>(i + 1), vec(i));
+  }
 
   std::shared_mutex mu;
   std::atomic<bool> stop{false};
@@ -90,6 +120,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, ConcurrencyTest,
                          testing::Values(Scenario{"flat_f32_threaded", IndexKind::kFlat, ElementType::kF32, 2, 0},
                                          Scenario{"flat_int8", IndexKind::kFlat, ElementType::kInt8, 1, 0},
                                          Scenario{"hnsw_f16", IndexKind::kHnsw, ElementType::kF16, 1, 0},
+                                         Scenario{"hnsw_f32_restored", IndexKind::kHnsw, ElementType::kF32, 1, 0, true},
                                          Scenario{"auto_int8_switching", IndexKind::kAuto, ElementType::kInt8, 1,
                                                   2000}),
                          [](const auto& info) { return std::string(info.param.name); });
