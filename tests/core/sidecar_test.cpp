@@ -47,6 +47,16 @@ struct Query {
   std::string ns, text;
 };
 
+// The start, middle and end of every section of the sidecar at `file`.
+std::set<std::size_t> section_boundaries(const std::filesystem::path& file) {
+  std::set<std::size_t> out;
+  const auto mapped = detail::MappedSidecar::open(file);
+  EXPECT_TRUE(mapped);
+  if (!mapped) return out;
+  for (const auto& s : mapped->sections()) out.insert({s.offset, s.offset + s.size / 2, s.offset + s.size});
+  return out;
+}
+
 // What a get() returned, for comparison.
 struct Answer {
   bool hit = false;
@@ -165,6 +175,9 @@ class Sidecar : public ::testing::Test {
     fill_options.vectors = o.vectors;
     auto cache = open(fill_options);
     fill(*cache, n);
+    // HNSW: every row linked before the sidecar is written, so that it holds graphs (level 0
+    // included), not only tails of unlinked rows.
+    for (int i = 0; i < 2000 && cache->stats().total.index_unlinked > 0; ++i) std::this_thread::sleep_for(10ms);
     cache->close();
     ASSERT_EQ(cache->stats().sidecar_writes, 1u);
     ASSERT_TRUE(std::filesystem::exists(sidecar_));
@@ -239,16 +252,8 @@ TEST_F(Sidecar, TruncatedAtEverySectionBoundaryAndRandomOffsets) {
   prepare();
   const std::string good = read_file(sidecar_);
   const auto want = reference();
-  std::set<std::size_t> cuts = {0, 1, 8, 64, 127, 128, 129};
-  {
-    auto mapped = detail::MappedSidecar::open(sidecar_);
-    ASSERT_TRUE(mapped);
-    for (const auto& s : mapped->sections()) {
-      cuts.insert(s.offset);
-      cuts.insert(s.offset + s.size / 2);
-      cuts.insert(s.offset + s.size);
-    }
-  }
+  std::set<std::size_t> cuts = section_boundaries(sidecar_);
+  cuts.insert({0, 1, 8, 64, 127, 128, 129});
   std::mt19937_64 rng(7);
   for (int i = 0; i < 12; ++i) cuts.insert(rng() % good.size());
   cuts.erase(good.size());
@@ -310,17 +315,11 @@ TEST_F(Sidecar, HnswSidecarFaultsAnswerLikeARebuild) {
   const std::vector<Answer> want = prepare_layout(IndexKind::kHnsw, ElementType::kF32);
   const CacheOptions with = layout_options(IndexKind::kHnsw, ElementType::kF32);
   const std::string good = read_file(sidecar_);
-  std::set<std::size_t> cuts;
+  std::set<std::size_t> cuts = section_boundaries(sidecar_);
   std::vector<detail::MappedSidecar::Section> graph_sections;
-  {
-    auto mapped = detail::MappedSidecar::open(sidecar_);
-    ASSERT_TRUE(mapped);
-    for (const auto& s : mapped->sections()) {
-      cuts.insert(s.offset);
-      cuts.insert(s.offset + s.size / 2);
-      cuts.insert(s.offset + s.size);
+  if (const auto mapped = detail::MappedSidecar::open(sidecar_)) {
+    for (const auto& s : mapped->sections())
       if ((s.kind == 4 || s.kind == 9) && s.size > 0) graph_sections.push_back(s);  // graph, level 0
-    }
   }
   ASSERT_EQ(graph_sections.size(), 6u);  // two per namespace
   cuts.erase(good.size());

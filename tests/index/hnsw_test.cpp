@@ -24,6 +24,23 @@ std::span<const float> row(const std::vector<float>& data, std::size_t i, std::s
 
 IndexConfig config(std::size_t d, IndexKind kind, ElementType e) { return IndexConfig{d, kind, e, HnswParams{}, 1}; }
 
+// Adds rows [0, n) of `data` as ids 1..n in one add_batch.
+void add_first(VectorIndex& index, const std::vector<float>& data, std::size_t n, std::size_t d) {
+  std::vector<EntryId> ids(n);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<EntryId>(i + 1);
+  index.add_batch(ids, std::span<const float>(data).subspan(0, n * d));
+}
+
+// A view of an HNSW image held in memory (level 0 copied at restore).
+IndexImageView view_of(const IndexImage& image) {
+  IndexImageView view;
+  view.hnsw = true;
+  view.count = image.count;
+  view.graph = image.graph;
+  view.level0 = image.level0;
+  return view;
+}
+
 // recall@1 of `index` against an exact flat f32 index over the same data.
 double recall_at_1(const VectorIndex& index, const VectorIndex& exact, const std::vector<std::vector<float>>& queries) {
   std::size_t hits = 0;
@@ -41,10 +58,8 @@ TEST_P(HnswTest, RecallAt1OnSeeded20k) {
   const auto data = random_unit_vectors(n, d, 42);
   VectorIndex hnsw(config(d, IndexKind::kHnsw, GetParam()));
   VectorIndex exact(config(d, IndexKind::kFlat, ElementType::kF32));
-  std::vector<EntryId> ids(n);
-  for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<EntryId>(i + 1);
-  hnsw.add_batch(ids, data);
-  exact.add_batch(ids, data);
+  add_first(hnsw, data, n, d);
+  add_first(exact, data, n, d);
   ASSERT_EQ(hnsw.size(), n);
   EXPECT_EQ(std::string(hnsw.describe()).substr(0, 4), "hnsw");
   // Semantic-cache-like queries: paraphrases of stored entries (cosine ~0.75 to the source).
@@ -140,9 +155,7 @@ TEST_P(HnswTest, AddedRowsAreFoundBeforeAndAfterLinking) {
   const std::size_t base = 3000, fresh = 600, d = 48;
   const auto data = random_unit_vectors(base + fresh + 100, d, 21);
   VectorIndex index(config(d, IndexKind::kHnsw, GetParam()));
-  std::vector<EntryId> ids(base);
-  for (std::size_t i = 0; i < base; ++i) ids[i] = static_cast<EntryId>(i + 1);
-  index.add_batch(ids, std::span<const float>(data).subspan(0, base * d));
+  add_first(index, data, base, d);
   EXPECT_EQ(index.unlinked(), 0u);
   auto top1 = [&](std::size_t vector_row) {
     const auto got = index.search(row(data, vector_row, d), 1);
@@ -203,19 +216,13 @@ TEST_P(HnswTest, ImageKeepsUnlinkedRows) {
   const std::size_t base = 1500, fresh = 400, d = 32;
   const auto data = random_unit_vectors(base + fresh, d, 22);
   VectorIndex index(config(d, IndexKind::kHnsw, GetParam()));
-  std::vector<EntryId> ids(base);
-  for (std::size_t i = 0; i < base; ++i) ids[i] = static_cast<EntryId>(i + 1);
-  index.add_batch(ids, std::span<const float>(data).subspan(0, base * d));
+  add_first(index, data, base, d);
   for (std::size_t i = base; i < base + fresh; ++i) index.add(static_cast<EntryId>(i + 1), row(data, i, d));
   const IndexImage image = index.image();
   ASSERT_TRUE(image.hnsw);
   EXPECT_EQ(image.count, base + fresh);
 
-  IndexImageView view;
-  view.hnsw = true;
-  view.count = image.count;
-  view.graph = image.graph;
-  view.level0 = image.level0;
+  IndexImageView view = view_of(image);
   VectorIndex restored(config(d, IndexKind::kHnsw, GetParam()));
   ASSERT_TRUE(restored.restore(view, nullptr));
   EXPECT_EQ(restored.size(), base + fresh);
@@ -286,16 +293,11 @@ TEST_P(HnswTest, RestoredFromAFileMapsLevel0) {
   const std::size_t n = 3000, more = 2000, d = 32;
   const auto data = random_unit_vectors(n + more, d, 31);
   VectorIndex index(config(d, IndexKind::kHnsw, GetParam()));
-  std::vector<EntryId> ids(n);
-  for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<EntryId>(i + 1);
-  index.add_batch(ids, std::span<const float>(data).subspan(0, n * d));
+  add_first(index, data, n, d);
   for (EntryId id = 1; id <= 300; ++id) ASSERT_TRUE(index.remove(id));  // deleted marks in level 0
   const IndexImage image = index.image();
   const Level0File file(image.level0);
-  IndexImageView view;
-  view.hnsw = true;
-  view.count = image.count;
-  view.graph = image.graph;
+  IndexImageView view = view_of(image);
   file.point(view, image.level0);
 
   VectorIndex restored(config(d, IndexKind::kHnsw, GetParam()));
@@ -339,11 +341,7 @@ TEST_P(HnswTest, RestoredEmptyGraphTakesWrites) {
   const std::size_t n = 500, d = 16;
   const auto data = random_unit_vectors(n, d, 35);
   const IndexImage image = VectorIndex(config(d, IndexKind::kHnsw, GetParam())).image();
-  IndexImageView view;
-  view.hnsw = true;
-  view.count = image.count;
-  view.graph = image.graph;
-  view.level0 = image.level0;
+  const IndexImageView view = view_of(image);
   VectorIndex restored(config(d, IndexKind::kHnsw, GetParam()));
   ASSERT_TRUE(restored.restore(view, nullptr));
   EXPECT_TRUE(restored.search(row(data, 0, d), 1).empty());
@@ -414,10 +412,7 @@ TEST_P(HnswTest, RestoredLevel0ThatFailsTheCheckIsRelinked) {
     std::vector<std::byte> level0 = image.level0;
     level0[damage.element * element + damage.at] ^= damage.value;
     const Level0File file(level0);
-    IndexImageView view;
-    view.hnsw = true;
-    view.count = image.count;
-    view.graph = image.graph;
+    IndexImageView view = view_of(image);
     file.point(view, level0);
     VectorIndex restored(config(d, IndexKind::kHnsw, GetParam()));
     ASSERT_TRUE(restored.restore(view, nullptr)) << damage.what;
