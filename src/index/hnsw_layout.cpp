@@ -463,6 +463,19 @@ std::size_t link_count(const char* list) {
   return n;
 }
 
+// A link list read from a sidecar holds at most `max_links` links, each naming one of the
+// `count` elements.
+bool links_in_range(const char* list, std::size_t max_links, std::size_t count) {
+  const std::size_t n = link_count(list);
+  if (n > max_links) return false;
+  for (std::size_t j = 0; j < n; ++j) {
+    hnswlib::tableint t = 0;
+    std::memcpy(&t, list + sizeof(hnswlib::linklistsizeint) + j * sizeof t, sizeof t);
+    if (t >= count) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void HnswLayout::serialize(std::vector<std::byte>& out) const {
@@ -596,16 +609,6 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
   if (graph.linkLists_ == nullptr) throw std::bad_alloc();
   graph.ef_ = 10;
   // Upper levels (about one element in M has any): read and checked now.
-  auto links_in_range = [count](const char* list, std::size_t max_links) {
-    const std::size_t n = link_count(list);
-    if (n > max_links) return false;
-    for (std::size_t j = 0; j < n; ++j) {
-      hnswlib::tableint t = 0;
-      std::memcpy(&t, list + sizeof(hnswlib::linklistsizeint) + j * sizeof t, sizeof t);
-      if (t >= count) return false;
-    }
-    return true;
-  };
   for (std::size_t i = 0; i < count; ++i) {
     const auto bytes = r.pod<std::uint32_t>();
     if (!r.ok || bytes % graph.size_links_per_element_ != 0 ||
@@ -620,7 +623,7 @@ std::unique_ptr<HnswLayout> HnswLayout::load(const Codec& codec, const HnswParam
       if (graph.linkLists_[i] == nullptr) throw std::bad_alloc();
       std::memcpy(graph.linkLists_[i], links, bytes);
       for (int l = 0; l < level; ++l)
-        if (!links_in_range(graph.linkLists_[i] + l * graph.size_links_per_element_, max_m)) {
+        if (!links_in_range(graph.linkLists_[i] + l * graph.size_links_per_element_, max_m, count)) {
           graph.cur_element_count = i + 1;
           return nullptr;
         }
@@ -667,14 +670,7 @@ bool HnswLayout::check_elements(std::size_t begin, std::size_t end) const {
   const auto& g = *m.graph;
   const std::size_t count = g.cur_element_count;
   for (std::size_t i = begin; i < std::min(end, count); ++i) {
-    const char* list = g.data_level0_memory_ + i * g.size_data_per_element_;
-    const std::size_t n = link_count(list);
-    if (n > g.maxM0_) return false;
-    for (std::size_t j = 0; j < n; ++j) {
-      hnswlib::tableint t = 0;
-      std::memcpy(&t, list + sizeof(hnswlib::linklistsizeint) + j * sizeof t, sizeof t);
-      if (t >= count) return false;
-    }
+    if (!links_in_range(g.data_level0_memory_ + i * g.size_data_per_element_, g.maxM0_, count)) return false;
     const auto element = static_cast<hnswlib::tableint>(i);
     const std::uint32_t label = m.label_of_element[i];
     if (g.getExternalLabel(element) != label || g.isMarkedDeleted(element) != (m.id_of_label[label] == 0)) return false;
