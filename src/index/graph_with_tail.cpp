@@ -36,7 +36,7 @@ std::optional<std::vector<std::byte>> GraphWithTail::row(EntryId id) const {
   return std::vector<std::byte>(found, found + codec_.row_bytes());
 }
 
-std::unique_lock<std::shared_mutex> GraphWithTail::lock_for_write() const {
+std::unique_lock<std::shared_mutex> GraphWithTail::lock_for_write() {
   writers_waiting_.fetch_add(1, std::memory_order_relaxed);
   std::unique_lock lock(mutex_);
   writers_waiting_.fetch_sub(1, std::memory_order_relaxed);

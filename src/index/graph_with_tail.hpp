@@ -84,7 +84,7 @@ class GraphWithTail {
 
  private:
   // The exclusive lock for the caller's writes, counted in writers_waiting_ while it waits.
-  std::unique_lock<std::shared_mutex> lock_for_write() const;
+  std::unique_lock<std::shared_mutex> lock_for_write();
   void start_linker_locked();
   void link_loop();
   void check_graph(std::unique_lock<std::shared_mutex>& lock);
@@ -94,10 +94,10 @@ class GraphWithTail {
   FlatLayout tail_;
   std::deque<EntryId> order_;  // tail ids, oldest first; may hold ids since removed or re-added
 
-  mutable std::shared_mutex mutex_;              // graph_, tail_, order_, stop_, failed_
-  mutable std::condition_variable_any wake_;     // the linker: rows to link, or stop
-  mutable std::condition_variable_any idle_;     // wait_linked(): the tail emptied
-  mutable std::atomic<int> writers_waiting_{0};  // callers waiting for the exclusive lock
+  mutable std::shared_mutex mutex_;           // graph_, tail_, order_, stop_, failed_
+  mutable std::condition_variable_any wake_;  // the linker: rows to link, or stop
+  mutable std::condition_variable_any idle_;  // wait_linked(): the tail emptied
+  std::atomic<int> writers_waiting_{0};       // callers waiting for the exclusive lock
   bool stop_ = false;
   bool failed_ = false;  // linking threw (out of memory): rows stay in the tail, still searched
   std::thread linker_;
