@@ -45,13 +45,42 @@ std::unique_lock<std::shared_mutex> GraphWithTail::lock_for_write() {
 
 void GraphWithTail::upsert(EntryId id, const std::byte* row) {
   {
+    std::lock_guard deferred(deferred_mu_);
+    if (linking_) {
+      deferred_.emplace_back(id, std::vector<std::byte>(row, row + codec_.row_bytes()));
+      return;
+    }
+  }
+  {
     auto lock = lock_for_write();
-    graph_->remove(id);
-    if (!tail_.contains(id)) order_.push_back(id);
-    tail_.upsert(id, row);
+    upsert_locked(id, row);
     if (!failed_) start_linker_locked();
   }
   wake_.notify_one();
+}
+
+void GraphWithTail::upsert_locked(EntryId id, const std::byte* row) {
+  graph_->remove(id);
+  if (!tail_.contains(id)) order_.push_back(id);
+  tail_.upsert(id, row);
+}
+
+void GraphWithTail::end_link_locked() {
+  std::vector<std::pair<EntryId, std::vector<std::byte>>> rows;
+  {
+    std::lock_guard deferred(deferred_mu_);
+    rows.swap(deferred_);
+    linking_ = false;
+  }
+  // Upserts from now on wait for the lock this thread holds, so they land after these.
+  for (const auto& [id, row] : rows) {
+    try {
+      upsert_locked(id, row.data());
+    } catch (...) {
+      // Out of memory: the id stays out of the index, so the cache misses it in the semantic
+      // layer; it never answers for it wrongly. The caller has long returned.
+    }
+  }
 }
 
 bool GraphWithTail::remove(EntryId id) {
@@ -156,12 +185,19 @@ void GraphWithTail::link_loop() {
     if (!order_.empty()) {
       const EntryId id = order_.front();
       order_.pop_front();
+      {
+        std::lock_guard deferred(deferred_mu_);
+        linking_ = true;
+      }
       try {
         graph_->upsert(id, tail_.find(id));
         tail_.remove(id);
       } catch (...) {
         failed_ = true;  // the row stays in the tail, where searches still find it
         order_.push_front(id);
+      }
+      end_link_locked();
+      if (failed_) {
         idle_.notify_all();
         return;
       }

@@ -196,6 +196,48 @@ TEST_P(HnswTest, AddedRowsAreFoundBeforeAndAfterLinking) {
   check();
 }
 
+// Upserts that arrive while the linker holds the graph for a link are handed to it and applied
+// before it lets go (graph_with_tail.hpp): whoever asks next, the writer included, must find
+// the latest row of every id, in the order the upserts were made, never an older one.
+TEST_P(HnswTest, UpsertsDuringLinksLandInOrder) {
+  const std::size_t base = 2000, fresh = 1500, hot = 16, d = 32;
+  const auto data = random_unit_vectors(base + fresh + hot * 8, d, 29);
+  VectorIndex index(config(d, IndexKind::kHnsw, GetParam()));
+  add_first(index, data, base, d);
+  auto close_to = [&](EntryId id, std::size_t vector_row) {
+    const auto stored = index.stored_vector(id);
+    if (!stored) return false;
+    float dot = 0;
+    for (std::size_t x = 0; x < d; ++x) dot += (*stored)[x] * row(data, vector_row, d)[x];
+    return dot > 0.98f;
+  };
+  std::vector<std::size_t> last(hot);
+  for (std::size_t i = 0; i < fresh; ++i) {
+    // New rows keep the linker busy; the hot ids (linked or still in the tail) change under it.
+    index.add(static_cast<EntryId>(base + i + 1), row(data, base + i, d));
+    // Three updates of one id in a row, no read between: deferred together, they must apply
+    // in order.
+    const std::size_t h = i % hot;
+    std::size_t r = 0;
+    for (std::size_t k = 0; k < 3; ++k) {
+      r = base + fresh + (i / hot + k) % 8 * hot + h;
+      index.add(static_cast<EntryId>(h + 1), row(data, r, d));
+    }
+    last[h] = r;
+    ASSERT_TRUE(close_to(static_cast<EntryId>(h + 1), r)) << "id " << h + 1 << " lost its latest row";
+    ASSERT_TRUE(index.contains(static_cast<EntryId>(base + i + 1)));
+  }
+  EXPECT_EQ(index.size(), base + fresh);
+  index.wait_linked();
+  EXPECT_EQ(index.size(), base + fresh);
+  for (std::size_t h = 0; h < hot; ++h) {
+    EXPECT_TRUE(close_to(static_cast<EntryId>(h + 1), last[h]));
+    const auto got = index.search(row(data, last[h], d), 1);
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got[0].id, static_cast<EntryId>(h + 1));
+  }
+}
+
 // wait_linked() returns also when removes, not the linker, empty the tail.
 TEST_P(HnswTest, WaitLinkedReturnsWhenRemovesEmptyTheTail) {
   const std::size_t d = 16;

@@ -1,10 +1,15 @@
 // SqliteStore in one process: file mode, schema, migrations, damaged and foreign files,
 // version counter caching, change-log retention, snapshot/restore, maintenance, ":memory:".
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <bit>
 #include <cstdio>
 #include <fstream>
@@ -633,6 +638,78 @@ TEST(SqlitePoll, PeekVouchesForOwnCommitsAtOnce) {
   EXPECT_EQ(a.peek_version_counter(), std::nullopt) << "another handle's commit needs a read";
   EXPECT_EQ(a.read_version_counter(), 6u);
   EXPECT_EQ(a.peek_version_counter(), std::optional<std::uint64_t>(6));
+}
+
+// The first 48 bytes of the -shm file (copy 1 of the WAL-index header), read through a
+// mapping of our own, as another process would see them.
+class ShmHeaderWatch {
+ public:
+  explicit ShmHeaderWatch(const std::filesystem::path& shm) {
+    const int fd = ::open(shm.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open " + shm.string());
+    map_ = ::mmap(nullptr, kBytes, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (map_ == MAP_FAILED) throw std::runtime_error("cannot map " + shm.string());
+  }
+  ~ShmHeaderWatch() { ::munmap(map_, kBytes); }
+  ShmHeaderWatch(const ShmHeaderWatch&) = delete;
+  ShmHeaderWatch& operator=(const ShmHeaderWatch&) = delete;
+
+  std::array<unsigned char, 48> header() const {
+    std::array<unsigned char, 48> out{};
+    const auto* p = static_cast<const volatile unsigned char*>(map_);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = p[i];
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kBytes = 4096;
+  void* map_ = nullptr;
+};
+
+// A write of this handle's own that is still in flight has not committed, so the peek vouches
+// for the counter before it even while the WAL-index header moves under the write: a WAL
+// restart rewrites the header at the transaction's first frame write, long before its commit,
+// and those frame writes can wait on the disk for tens of milliseconds. Without this, every
+// get of the process would wait for its own write-back to reach the disk.
+TEST(SqlitePoll, PeekVouchesWhileOwnWriteIsInFlight) {
+  TempDir dir;
+  const auto path = dir / "cache.db";
+  SqliteOptions options;
+  options.cache_size_kib = 64;  // the transaction spills frames to the WAL long before COMMIT
+  options.background_checkpoint = false;
+  auto a = open_store(path, options);
+  a.insert(make_entry("ns", "first"));
+  ASSERT_EQ(a.read_version_counter(), 1u);
+  RawDb raw(path);
+  raw.exec("PRAGMA wal_checkpoint(RESTART)");  // all backfilled: the next write restarts the WAL
+  ASSERT_EQ(a.peek_version_counter(), std::optional<std::uint64_t>(1)) << "a RESTART keeps the header";
+  const ShmHeaderWatch shm(path.string() + "-shm");
+  const auto before = shm.header();
+
+  std::vector<StoredEntry> batch;
+  for (int i = 0; i < 3000; ++i) {
+    batch.push_back(make_entry("ns", sqlite_test::numbered("bulk", i)));
+    batch.back().response.assign(4096, 'r');
+  }
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    (void)a.insert_many(batch);
+    done = true;
+  });
+  std::size_t vouched_while_moved = 0, out_of_range = 0;
+  while (!done.load()) {
+    const bool moved = shm.header() != before;
+    const auto v = a.peek_version_counter();
+    if (v && (*v < 1 || *v > 3001)) ++out_of_range;
+    if (moved && v == std::optional<std::uint64_t>(1)) ++vouched_while_moved;
+  }
+  writer.join();
+  EXPECT_EQ(out_of_range, 0u);
+  EXPECT_GT(vouched_while_moved, 0u) << "the header moved under the in-flight write and the peek gave up";
+  EXPECT_EQ(a.peek_version_counter(), std::optional<std::uint64_t>(3001)) << "the commit is vouched for at once";
+  raw.exec("INSERT INTO engram_meta(key, value) VALUES ('unrelated', 'row')");
+  EXPECT_EQ(a.peek_version_counter(), std::nullopt) << "another connection's commit still needs a read";
 }
 
 TEST(SqlitePoll, AnotherHandlesCommitIsSeenByTheNextPoll) {

@@ -253,6 +253,11 @@ struct SqliteState {
     bool valid = false;
     WalHeader header{};
     std::uint64_t version = 0;
+    // This connection holds the WAL write lock, taken while the header was `header`: nobody
+    // else can commit until it is released, so `version` stays the committed counter whatever
+    // the header does meanwhile (a WAL restart rewrites it before the commit's frames are
+    // written, and those writes can wait on the disk for tens of milliseconds).
+    bool writing = false;
   } published;
 
   const std::string& file() const { return db.file(); }

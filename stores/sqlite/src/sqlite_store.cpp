@@ -220,6 +220,21 @@ void publish_version(detail::SqliteState& d, const detail::WalHeader& h, std::ui
   d.published.version = version;
 }
 
+// Called with the WAL write lock just taken and `h` the header then: if the published counter
+// is the one for `h`, it holds until the lock is released (Published::writing). The tap ends
+// the vouch just before the release (end_write_vouch), so a peek never relies on it once
+// another connection could commit.
+void vouch_while_writing(detail::SqliteState& d, const detail::WalHeader& h) {
+  std::lock_guard lock(d.published.mu);
+  d.published.writing = d.published.valid && h == d.published.header;
+}
+
+void end_write_vouch(void* state) {
+  auto& d = *static_cast<detail::SqliteState*>(state);
+  std::lock_guard lock(d.published.mu);
+  d.published.writing = false;
+}
+
 // One write transaction: BEGIN IMMEDIATE (waits up to the busy timeout for other writers),
 // then the caller's statements, change-log rows and the counter update, then COMMIT. Rolls
 // back in the destructor unless committed, so an exception never leaves half a write.
@@ -235,8 +250,9 @@ class WriteTxn {
     impl_.db.use(Sql::kBeginImmediate).run();
     // We hold the write lock and BEGIN read the latest header: it cannot change under us.
     detail::WalHeader h;
-    carried_ = impl_.poll.valid && impl_.tap != nullptr && detail::read_wal_header(impl_.tap->shm0, h) &&
-               h == impl_.poll.header;
+    const bool header_ok = impl_.tap != nullptr && detail::read_wal_header(impl_.tap->shm0, h);
+    carried_ = header_ok && impl_.poll.valid && h == impl_.poll.header;
+    if (header_ok) vouch_while_writing(impl_, h);
     if (carried_ && impl_.poll.version_known && impl_.poll.floor_known) {
       // The state row is exactly what this handle last wrote or read: skip reading it.
       version_ = impl_.poll.version;
@@ -563,6 +579,10 @@ void SqliteStore::open(std::string_view fingerprint, std::size_t dim) {
   impl->dim = dim;
   // After the schema step SQLite has read through the WAL, so region 0 of the -shm is mapped.
   if (!impl->memory) impl->tap = detail::wal_index_tap(impl->db.handle());
+  if (impl->tap != nullptr) {
+    impl->tap->before_write_unlock = end_write_vouch;
+    impl->tap->before_write_unlock_context = static_cast<detail::SqliteState*>(impl.get());
+  }
   if (!impl->memory && options_.background_checkpoint && options_.wal_autocheckpoint_pages > 0) {
     impl->checkpointer = std::make_unique<detail::Checkpointer>(
         location, flags & ~SQLITE_OPEN_CREATE, file ? detail::engram_vfs_name() : "", options_.wal_autocheckpoint_pages,
@@ -837,9 +857,11 @@ std::optional<std::uint64_t> SqliteStore::peek_version_counter() const noexcept 
   const Impl* d = impl_.get();
   if (d == nullptr || d->tap == nullptr || d->tap->shm0 == nullptr) return std::nullopt;
   detail::WalHeader h;
-  if (!detail::read_wal_header(d->tap->shm0, h)) return std::nullopt;
+  const bool header_ok = detail::read_wal_header(d->tap->shm0, h);
   std::lock_guard lock(d->published.mu);
-  if (!d->published.valid || h != d->published.header) return std::nullopt;
+  if (!d->published.valid) return std::nullopt;
+  if (d->published.writing) return d->published.version;  // our own write is in flight
+  if (!header_ok || h != d->published.header) return std::nullopt;
   return d->published.version;
 }
 

@@ -178,11 +178,13 @@ int x_shm_map(sqlite3_file* f, int region, int region_bytes, int extend, void vo
 int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
   if (int rc = flush_for(f); rc != SQLITE_OK) return rc;
   ShimState& s = st(f);
-  if (flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= kWalWriteLock && kWalWriteLock < offset + n &&
-      s.tap.shm0 != nullptr) {
-    // Still holding the write lock: the header is the one this connection published last.
-    s.tap.unlock_header_ok = read_wal_header(s.tap.shm0, s.tap.unlock_header);
-    ++s.tap.unlock_count;
+  if (flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= kWalWriteLock && kWalWriteLock < offset + n) {
+    if (s.tap.before_write_unlock != nullptr) s.tap.before_write_unlock(s.tap.before_write_unlock_context);
+    if (s.tap.shm0 != nullptr) {
+      // Still holding the write lock: the header is the one this connection published last.
+      s.tap.unlock_header_ok = read_wal_header(s.tap.shm0, s.tap.unlock_header);
+      ++s.tap.unlock_count;
+    }
   }
   return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
 }

@@ -19,7 +19,8 @@
 //    and, when this connection releases the WAL write lock, copies the header: that copy is
 //    exactly the state this connection's commit produced, since nobody else can commit while
 //    the write lock is held. SqliteStore uses both for its syscall-free "nothing committed
-//    since" check (see sqlite_store.cpp, PollCache).
+//    since" check (see sqlite_store.cpp, PollCache), and is told just before the release so
+//    that it stops vouching for the counter on the strength of holding the lock.
 
 #include <sqlite3.h>
 
@@ -41,6 +42,10 @@ struct WalIndexTap {
   WalHeader unlock_header{};
   bool unlock_header_ok = false;
   std::uint64_t unlock_count = 0;
+  // Called just before this connection releases the WAL write lock (commit, rollback or
+  // error alike), while no other connection can have committed since it took the lock.
+  void (*before_write_unlock)(void* context) = nullptr;
+  void* before_write_unlock_context = nullptr;
 };
 
 // Registers the shim (once per process, thread-safe) and returns its name, or nullptr when

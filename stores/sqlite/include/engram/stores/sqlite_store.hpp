@@ -186,8 +186,10 @@ class SqliteStore {
   // system call); otherwise one prepared SELECT of a one-row table.
   std::uint64_t read_version_counter() const;
   // The value the last read_version_counter() returned, if nothing has been committed to the
-  // file since (the WAL-index header is unchanged); nullopt otherwise, in memory, or before the
-  // first read. Unlike every other method it may run while another thread uses this store
+  // file since (the WAL-index header is unchanged) or this handle's own write transaction took
+  // the write lock at that header and still holds it (nobody else can commit meanwhile, and
+  // the transaction's own changes are not yet the store's); nullopt otherwise, in memory, or
+  // before the first read. Unlike every other method it may run while another thread uses this store
   // (it reads the mapped header and a small mutex-protected copy, nothing else); the handle
   // must stay open meanwhile. PeekVersionStore.
   std::optional<std::uint64_t> peek_version_counter() const noexcept;
