@@ -87,7 +87,7 @@ class SemanticCache {
     sidecar_path_ = resolve_sidecar_path();
     {
       std::unique_lock lock(state_mu_);
-      std::lock_guard store_lock(store_mu_);
+      const auto store_lock = lock_store();
       if (!load_sidecar_locked()) rebuild_locked();
     }
     start_row_verifier();
@@ -162,7 +162,7 @@ class SemanticCache {
     EntryId id = 0;
     {
       std::unique_lock lock(state_mu_);
-      std::lock_guard store_lock(store_mu_);
+      const auto store_lock = lock_store();
       ensure_open();
       sync_if_moved_locked();
       id = store_.insert(entry);
@@ -248,7 +248,7 @@ class SemanticCache {
     detail::validate_namespace(ns);
     const QueryHash hash = hash_query(query, options_.normalize);
     std::unique_lock lock(state_mu_);
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     ensure_open();
     sync_if_moved_locked();
     const auto stored = store_.get_by_hash(ns, hash);
@@ -263,7 +263,7 @@ class SemanticCache {
   std::size_t vacuum(std::optional<std::string_view> ns = {}) {
     ensure_open();
     std::unique_lock lock(state_mu_);
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     ensure_open();
     const Timestamp t = now();
     const std::int64_t now_ms = detail::to_ms(t);
@@ -284,7 +284,7 @@ class SemanticCache {
     ensure_open();
     detail::validate_namespace(ns);
     std::unique_lock lock(state_mu_);
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     ensure_open();
     const std::size_t removed = store_.clear_namespace(ns);
     sync_locked();
@@ -297,7 +297,7 @@ class SemanticCache {
     ensure_open();
     detail::validate_namespace(ns);
     std::unique_lock lock(state_mu_);
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     ensure_open();
     store_.set_namespace_quota(ns, max_entries);
     sync_if_moved_locked();
@@ -306,7 +306,7 @@ class SemanticCache {
 
   std::optional<std::size_t> namespace_quota(std::string_view ns) const {
     ensure_open();
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     return store_.get_namespace_quota(ns);
   }
 
@@ -366,7 +366,7 @@ class SemanticCache {
       h.index_backend = index_description();
     }
     try {
-      std::lock_guard store_lock(store_mu_);
+      const auto store_lock = lock_store();
       h.integrity_ok = store_.integrity_check();
       h.embedder_fingerprint_match = store_.read_meta("fingerprint") == embedder_.fingerprint();
       if (auto v = store_.read_meta("schema_version")) h.schema_version = std::atoi(v->c_str());
@@ -386,7 +386,7 @@ class SemanticCache {
   void sync() {
     ensure_open();
     std::unique_lock lock(state_mu_);
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     ensure_open();
     sync_locked();
   }
@@ -413,7 +413,7 @@ class SemanticCache {
   // A consistent copy of the store at `path` (see the store's snapshot_to).
   void snapshot_to(const std::filesystem::path& path) {
     flush();
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     store_.snapshot_to(path);
   }
 
@@ -422,7 +422,7 @@ class SemanticCache {
   std::vector<std::string> maintenance_kinds() const {
     ensure_open();
     if constexpr (MaintainableStore<S>) {
-      std::lock_guard store_lock(store_mu_);
+      const auto store_lock = lock_store();
       return store_.maintenance_kinds();
     } else {
       return {};
@@ -434,7 +434,7 @@ class SemanticCache {
   void run_maintenance(std::string_view kind) {
     flush();
     if constexpr (MaintainableStore<S>) {
-      std::lock_guard store_lock(store_mu_);
+      const auto store_lock = lock_store();
       store_.run_maintenance(kind);
     } else {
       throw InvalidArgument("this store offers no maintenance ('" + std::string(kind) +
@@ -466,7 +466,7 @@ class SemanticCache {
       report_error(e, {});
     }
     std::unique_lock lock(state_mu_);  // no get is peeking at the store's counter (maybe_sync)
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     store_.close();
     if (error) std::rethrow_exception(error);
   }
@@ -591,7 +591,7 @@ class SemanticCache {
       for (Scored& c : candidates) {
         std::optional<StoredEntry> stored;
         {
-          std::lock_guard store_lock(store_mu_);
+          const auto store_lock = lock_store();
           stored = store_.get_by_id(c.id);
         }
         if (!stored || stored->ns != ns || stored->query_hash != c.hash || stored->embedding.size() != dim_) {
@@ -657,7 +657,7 @@ class SemanticCache {
     if (!payload) {
       std::optional<StoredEntry> stored;
       {
-        std::lock_guard store_lock(store_mu_);
+        const auto store_lock = lock_store();
         stored = store_.get_by_id(id);
       }
       if (!stored || stored->ns != ns || stored->query_hash != hash) return std::nullopt;
@@ -774,12 +774,12 @@ class SemanticCache {
             std::this_thread::yield();
           } while (Clock::now() < give_up);
         }
-        if (!store_lock.owns_lock()) store_lock.lock();
+        if (!store_lock.owns_lock()) store_lock = lock_store();
       }
       if (store_.read_version_counter() == local_version_) return;
     }
     std::unique_lock lock(state_mu_);
-    std::lock_guard store_lock(store_mu_);
+    const auto store_lock = lock_store();
     sync_locked();
   }
 
@@ -1109,7 +1109,7 @@ class SemanticCache {
     if (!why.empty()) {
       {
         std::unique_lock lock(state_mu_);
-        std::lock_guard store_lock(store_mu_);
+        const auto store_lock = lock_store();
         if (state_epoch_ == epoch) {
           try {
             rebuild_locked();
@@ -1169,7 +1169,7 @@ class SemanticCache {
       std::shared_lock lock(state_mu_);
       detail::SidecarHeader& h = image.header;
       {
-        std::lock_guard store_lock(store_mu_);
+        const auto store_lock = lock_store();
         h.store_uuid = store_uuid_locked();
       }
       h.fingerprint = embedder_.fingerprint();
@@ -1272,6 +1272,25 @@ class SemanticCache {
 
   // ---- access write-back ----------------------------------------------------------------
 
+  // The store lock, counted in store_waiters_ while the caller waits for it: the touch
+  // write-back takes the lock chunk after chunk, and std::mutex is not fair, so without the
+  // count it would re-take the lock before a woken get or put ran, again and again.
+  std::unique_lock<std::mutex> lock_store() const {
+    std::unique_lock lock(store_mu_, std::try_to_lock);
+    if (lock.owns_lock()) return lock;
+    store_waiters_.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+    store_waiters_.fetch_sub(1, std::memory_order_relaxed);
+    return lock;
+  }
+
+  // Between two write-back chunks: lets callers waiting for the store go first, for a bounded
+  // time (a steady stream of them must not starve the write-back).
+  void yield_to_store_waiters() const {
+    const auto give_up = Clock::now() + std::chrono::milliseconds(5);
+    while (store_waiters_.load(std::memory_order_relaxed) > 0 && Clock::now() < give_up) std::this_thread::yield();
+  }
+
   void flush_touches() {
     std::vector<Touch> touches;
     {
@@ -1283,6 +1302,7 @@ class SemanticCache {
     // the store waits for one chunk at most, never for the whole batch.
     const std::span<const Touch> all(touches);
     for (std::size_t i = 0; i < all.size(); i += kTouchChunk) {
+      if (i > 0) yield_to_store_waiters();
       std::lock_guard store_lock(store_mu_);
       write_touches_locked(all.subspan(i, std::min(kTouchChunk, all.size() - i)));
       // Our commit changed the store's WAL header: re-read the counter (touches leave it
@@ -1378,10 +1398,11 @@ class SemanticCache {
   // Lock order: state_mu_ before store_mu_; never take state_mu_ while holding store_mu_.
   mutable detail::WriterPreferringMutex state_mu_;
   mutable std::mutex store_mu_;
-  detail::CacheState state_;                 // guarded by state_mu_
-  std::uint64_t local_version_ = 0;          // written under both locks; read under either
-  std::optional<Change> last_applied_;       // the record at local_version_, when known; both locks
-  std::unordered_set<EntryId> quarantined_;  // rows skipped for unusable embeddings; both locks
+  mutable std::atomic<int> store_waiters_{0};  // callers blocked in lock_store()
+  detail::CacheState state_;                   // guarded by state_mu_
+  std::uint64_t local_version_ = 0;            // written under both locks; read under either
+  std::optional<Change> last_applied_;         // the record at local_version_, when known; both locks
+  std::unordered_set<EntryId> quarantined_;    // rows skipped for unusable embeddings; both locks
   std::atomic<std::int64_t> last_sync_check_ns_{0};
   std::atomic<bool> closed_{false};
 
