@@ -236,6 +236,12 @@ class Checkpointer {
 struct SqliteState {
   SqliteState(std::string file, const SqliteOptions& opts)
       : db(std::move(file), opts.busy_timeout.count()), options(opts) {}
+  // The tap's hook points at `published`, which is destroyed before `db` closes.
+  ~SqliteState() {
+    if (tap != nullptr) tap->before_write_unlock = nullptr;
+  }
+  SqliteState(const SqliteState&) = delete;
+  SqliteState& operator=(const SqliteState&) = delete;
 
   Db db;
   SqliteOptions options;
