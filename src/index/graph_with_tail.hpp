@@ -104,13 +104,14 @@ class GraphWithTail {
   FlatLayout tail_;
   std::deque<EntryId> order_;  // tail ids, oldest first; may hold ids since removed or re-added
 
-  mutable std::shared_mutex mutex_;                                   // graph_, tail_, order_, stop_, failed_
-  mutable std::condition_variable_any wake_;                          // the linker: rows to link, or stop
-  mutable std::condition_variable_any idle_;                          // wait_linked(): the tail emptied
-  std::atomic<int> writers_waiting_{0};                               // callers waiting for the exclusive lock
-  std::mutex deferred_mu_;                                            // linking_, deferred_
-  bool linking_ = false;                                              // the linker holds mutex_ for a link
-  std::vector<std::pair<EntryId, std::vector<std::byte>>> deferred_;  // upserts that came meanwhile
+  mutable std::shared_mutex mutex_;           // graph_, tail_, order_, stop_, failed_
+  mutable std::condition_variable_any wake_;  // the linker: rows to link, or stop
+  mutable std::condition_variable_any idle_;  // wait_linked(): the tail emptied
+  std::atomic<int> writers_waiting_{0};       // callers waiting for the exclusive lock
+  // Upserts that came while the linker held mutex_ for a link (linking_), in arrival order.
+  std::mutex deferred_mu_;  // linking_, deferred_
+  bool linking_ = false;
+  std::vector<std::pair<EntryId, std::vector<std::byte>>> deferred_;
   bool stop_ = false;
   bool failed_ = false;  // linking threw (out of memory): rows stay in the tail, still searched
   std::thread linker_;

@@ -189,9 +189,9 @@ class SqliteStore {
   // file since (the WAL-index header is unchanged) or this handle's own write transaction took
   // the write lock at that header and still holds it (nobody else can commit meanwhile, and
   // the transaction's own changes are not yet the store's); nullopt otherwise, in memory, or
-  // before the first read. Unlike every other method it may run while another thread uses this store
-  // (it reads the mapped header and a small mutex-protected copy, nothing else); the handle
-  // must stay open meanwhile. PeekVersionStore.
+  // before the first read. Unlike every other method it may run while another thread uses
+  // this store (it reads the mapped header and a small mutex-protected copy, nothing else);
+  // the handle must stay open meanwhile. PeekVersionStore.
   std::optional<std::uint64_t> peek_version_counter() const noexcept;
   std::optional<std::string> read_meta(std::string_view key) const;
   // Stores key -> value (no version bump). Throws InvalidArgument for "schema_version",
