@@ -174,8 +174,7 @@ TEST_P(HnswTest, AddedRowsAreFoundBeforeAndAfterLinking) {
     for (std::size_t j = 0; j < 100; ++j) {
       EXPECT_EQ(top1(base + fresh + j), static_cast<EntryId>(j + 1));
       // The old row must be gone: id j + 1 may still be a candidate, but scored by its new row.
-      float dot_new = 0;
-      for (std::size_t x = 0; x < d; ++x) dot_new += row(data, j, d)[x] * row(data, base + fresh + j, d)[x];
+      const double dot_new = test::dot(row(data, j, d), row(data, base + fresh + j, d));
       for (const Candidate& c : index.search(row(data, j, d), 3)) {
         if (c.id == static_cast<EntryId>(j + 1)) {
           EXPECT_NEAR(c.score, dot_new, 0.02);
@@ -206,10 +205,7 @@ TEST_P(HnswTest, UpsertsDuringLinksLandInOrder) {
   add_first(index, data, base, d);
   auto close_to = [&](EntryId id, std::size_t vector_row) {
     const auto stored = index.stored_vector(id);
-    if (!stored) return false;
-    float dot = 0;
-    for (std::size_t x = 0; x < d; ++x) dot += (*stored)[x] * row(data, vector_row, d)[x];
-    return dot > 0.98f;
+    return stored && test::dot(*stored, row(data, vector_row, d)) > 0.98;
   };
   std::vector<std::size_t> last(hot);
   for (std::size_t i = 0; i < fresh; ++i) {
