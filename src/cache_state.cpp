@@ -10,11 +10,21 @@ NamespaceState* CacheState::find_namespace(std::string_view ns) const {
   return it == namespaces_.end() ? nullptr : it->second.get();
 }
 
-const CacheState::EntryRef* CacheState::find_id(EntryId id) const { return ids_.find(id); }
+CacheState::EntryRef CacheState::resolve(IdCell cell) const {
+  NamespaceState* ns = by_number_[cell.ns];
+  const SlotRef slot = ns->exact.slot(cell.slot);
+  return EntryRef{ns, slot.record, slot.access};
+}
+
+std::optional<CacheState::EntryRef> CacheState::find_id(EntryId id) const {
+  const IdCell* cell = ids_.find(id);
+  if (cell == nullptr) return std::nullopt;
+  return resolve(*cell);
+}
 
 std::uint32_t CacheState::generation(EntryId id) const {
-  const EntryRef* ref = ids_.find(id);
-  return ref == nullptr ? 0 : ref->slot->generation;
+  const auto ref = find_id(id);
+  return ref ? ref->access->generation : 0;
 }
 
 const CacheState::CachedPayload* CacheState::use_payload(EntryId id) const {
@@ -36,11 +46,11 @@ std::shared_ptr<const Payload> CacheState::cached_payload(EntryId id) const {
   return cached ? cached->payload : nullptr;
 }
 
-void CacheState::record_access(Slot& slot, std::int64_t now_ms) {
-  std::int64_t seen = slot.last_access_ms.load(std::memory_order_relaxed);
-  while (seen < now_ms && !slot.last_access_ms.compare_exchange_weak(seen, now_ms, std::memory_order_relaxed)) {
+void CacheState::record_access(SlotAccess& access, std::int64_t now_ms) {
+  std::int64_t seen = access.last_access_ms.load(std::memory_order_relaxed);
+  while (seen < now_ms && !access.last_access_ms.compare_exchange_weak(seen, now_ms, std::memory_order_relaxed)) {
   }
-  if (slot.pending_hits.fetch_add(1, std::memory_order_relaxed) == 0)
+  if (access.pending_hits.fetch_add(1, std::memory_order_relaxed) == 0)
     pending_touches_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -48,10 +58,11 @@ std::vector<Touch> CacheState::take_touches() {
   std::vector<Touch> touches;
   if (pending_touches_.load(std::memory_order_relaxed) == 0) return touches;
   touches.reserve(pending_touches_.load(std::memory_order_relaxed));
-  ids_.for_each([&](EntryId id, const EntryRef& ref) {
-    const std::uint32_t hits = ref.slot->pending_hits.exchange(0, std::memory_order_relaxed);
+  ids_.for_each([&](EntryId id, IdCell cell) {
+    SlotAccess& access = *resolve(cell).access;
+    const std::uint32_t hits = access.pending_hits.exchange(0, std::memory_order_relaxed);
     if (hits == 0) return;
-    touches.push_back({id, Timestamp(Millis(ref.slot->last_access_ms.load(std::memory_order_relaxed))), hits});
+    touches.push_back({id, Timestamp(Millis(access.last_access_ms.load(std::memory_order_relaxed))), hits});
   });
   pending_touches_.fetch_sub(touches.size(), std::memory_order_relaxed);
   return touches;
@@ -59,26 +70,30 @@ std::vector<Touch> CacheState::take_touches() {
 
 NamespaceState& CacheState::namespace_for(std::string_view ns) {
   auto it = namespaces_.find(ns);
-  if (it == namespaces_.end())
-    it = namespaces_.emplace(std::string(ns), std::make_unique<NamespaceState>(std::string(ns), index_config_)).first;
+  if (it == namespaces_.end()) {
+    const auto number = static_cast<std::uint32_t>(by_number_.size());
+    it = namespaces_.emplace(std::string(ns), std::make_unique<NamespaceState>(std::string(ns), number, index_config_))
+             .first;
+    by_number_.push_back(it->second.get());
+  }
   return *it->second;
 }
 
 void CacheState::place(NamespaceState& ns, const RowKey& row) {
-  if (const EntryRef* existing = ids_.find(row.id);
-      existing != nullptr && (existing->ns != &ns || existing->slot->hash != row.hash)) {
+  if (const auto existing = find_id(row.id); existing && (existing->ns != &ns || existing->record->hash != row.hash)) {
     remove(row.id);  // the id moved to another key (only a replaced store does this)
   }
-  if (const Slot* same_key = ns.exact.find(row.hash); same_key && same_key->id != row.id) {
-    remove(same_key->id);  // an older row for this key that we never saw deleted
+  if (const SlotRef same_key = ns.exact.find(row.hash); same_key && same_key.record->id != row.id) {
+    remove(same_key.record->id);  // an older row for this key that we never saw deleted
   }
-  Slot& slot = ns.exact.find_or_insert(row.hash);
-  slot.id = row.id;
-  slot.created_ms = to_ms(row.created_at);
-  slot.expires_ms = expiry_ms(row.created_at, row.ttl);
+  const std::uint32_t number = ns.exact.find_or_insert(row.hash);
+  SlotRecord& record = ns.exact.writable_record(number);
+  record.id = row.id;
+  record.created_ms = to_ms(row.created_at);
+  record.expires_ms = expiry_ms(row.created_at, row.ttl);
   if (++last_generation_ == 0) ++last_generation_;  // 0 means "not held"
-  slot.generation = last_generation_;
-  ids_.insert(row.id, EntryRef{&ns, &slot});
+  ns.exact.slot(number).access->generation = last_generation_;
+  ids_.insert(row.id, IdCell{ns.number, number});
   drop_payload(row.id);  // the text may have changed; it is re-read or re-cached by the caller
 }
 
@@ -105,18 +120,18 @@ bool CacheState::restore_namespace(std::string_view ns_name, const IndexImageVie
                                    std::span<const std::uint32_t> table, std::span<const std::uint32_t> free_list) {
   NamespaceState& ns = namespace_for(ns_name);
   if (ns.exact.size() != 0) return false;
-  if (!ns.exact.assign(slot_records, used, table, free_list, &last_generation_)) return false;
+  if (!ns.exact.assign(slot_records, used, table, free_list, &last_generation_, backing)) return false;
   if (!ns.index.restore(index, std::move(backing)) || ns.index.size() != ns.exact.size()) return false;
   std::uint64_t digest = 0;
-  std::vector<std::pair<EntryId, Slot*>> entries;
+  std::vector<std::pair<EntryId, std::uint32_t>> entries;
   entries.reserve(ns.exact.size());
-  ns.exact.for_each([&](Slot& slot) {
-    entries.emplace_back(slot.id, &slot);
-    digest += mix_id(slot.id);
+  ns.exact.for_each([&](const SlotRecord& record, std::uint32_t number) {
+    entries.emplace_back(record.id, number);
+    digest += mix_id(record.id);
   });
-  const bool ok = ids_.insert_all_new(std::span<const std::pair<EntryId, Slot*>>(entries),
-                                      [&ns](const std::pair<EntryId, Slot*>& e) {
-                                        return EntryRef{&ns, e.second};
+  const bool ok = ids_.insert_all_new(std::span<const std::pair<EntryId, std::uint32_t>>(entries),
+                                      [&ns](const std::pair<EntryId, std::uint32_t>& e) {
+                                        return IdCell{ns.number, e.second};
                                       });
   // The same ids in both layers: equal sizes, no id twice, and equal order-free digests.
   return ok && digest == ns.index.id_digest();
@@ -165,13 +180,13 @@ void CacheState::evict_payloads() {
 }
 
 bool CacheState::remove(EntryId id) {
-  const EntryRef* found = ids_.find(id);
-  if (found == nullptr) return false;
-  const EntryRef ref = *found;
-  const std::uint32_t pending = ref.slot->pending_hits.load(std::memory_order_relaxed);
+  const auto ref = find_id(id);
+  if (!ref) return false;
+  const std::uint32_t pending = ref->access->pending_hits.load(std::memory_order_relaxed);
   if (pending > 0) pending_touches_.fetch_sub(1, std::memory_order_relaxed);
-  ref.ns->index.remove(id);
-  ref.ns->exact.erase(ref.slot->hash);
+  ref->ns->index.remove(id);
+  const QueryHash hash = ref->record->hash;  // the record may move when erase copies its chunk
+  ref->ns->exact.erase(hash);
   ids_.erase(id);
   drop_payload(id);
   return true;

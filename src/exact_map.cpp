@@ -1,5 +1,6 @@
 #include "engram/detail/exact_map.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace engram::detail {
@@ -11,15 +12,43 @@ std::size_t ExactMap::home(const QueryHash& hash) const {
   return static_cast<std::size_t>(h) & (table_.size() - 1);
 }
 
-Slot* ExactMap::find(const QueryHash& hash) const {
-  if (table_.empty()) return nullptr;
+SlotRef ExactMap::slot(std::uint32_t number) const {
+  const Chunk& chunk = chunks_[number / kChunkSlots];
+  return {&chunk.records[number % kChunkSlots], &chunk.access[number % kChunkSlots], number};
+}
+
+SlotRef ExactMap::find(const QueryHash& hash) const {
+  if (table_.empty()) return {};
   const std::size_t mask = table_.size() - 1;
   for (std::size_t i = home(hash);; i = (i + 1) & mask) {
     const std::uint32_t cell = table_[i];
-    if (cell == kEmpty) return nullptr;
-    Slot& slot = at(cell - 1);
-    if (slot.hash == hash) return &slot;
+    if (cell == kEmpty) return {};
+    if (record_at(cell - 1).hash == hash) return slot(cell - 1);
   }
+}
+
+void ExactMap::add_chunk(const SlotRecord* in_place, std::size_t in_place_count) {
+  Chunk chunk;
+  if (in_place != nullptr) {
+    chunk.records = in_place;
+    chunk.in_place = in_place_count;
+  } else {
+    chunk.owned = std::make_unique<SlotRecord[]>(kChunkSlots);
+    chunk.records = chunk.owned.get();
+  }
+  chunk.access = std::make_unique<SlotAccess[]>(kChunkSlots);
+  chunks_.push_back(std::move(chunk));
+}
+
+SlotRecord& ExactMap::writable_record(std::uint32_t number) {
+  Chunk& chunk = chunks_[number / kChunkSlots];
+  if (!chunk.owned) {
+    chunk.owned = std::make_unique<SlotRecord[]>(kChunkSlots);
+    std::copy_n(chunk.records, chunk.in_place, chunk.owned.get());
+    chunk.records = chunk.owned.get();
+    chunk.in_place = 0;
+  }
+  return chunk.owned[number % kChunkSlots];
 }
 
 std::uint32_t ExactMap::new_slot() {
@@ -28,7 +57,7 @@ std::uint32_t ExactMap::new_slot() {
     free_.pop_back();
     return n;
   }
-  if (used_ == chunks_.size() * kChunkSlots) chunks_.push_back(std::make_unique<Slot[]>(kChunkSlots));
+  if (used_ == chunks_.size() * kChunkSlots) add_chunk(nullptr, 0);
   return static_cast<std::uint32_t>(used_++);
 }
 
@@ -38,29 +67,27 @@ void ExactMap::grow_table() {
   const std::size_t mask = table_.size() - 1;
   for (std::uint32_t cell : old) {
     if (cell == kEmpty) continue;
-    std::size_t i = home(at(cell - 1).hash);
+    std::size_t i = home(record_at(cell - 1).hash);
     while (table_[i] != kEmpty) i = (i + 1) & mask;
     table_[i] = cell;
   }
 }
 
-Slot& ExactMap::find_or_insert(const QueryHash& hash) {
-  if (Slot* existing = find(hash)) return *existing;
+std::uint32_t ExactMap::find_or_insert(const QueryHash& hash) {
+  if (const SlotRef existing = find(hash)) return existing.number;
   if ((size_ + 1) * 10 > table_.size() * 7) grow_table();  // keep the table <= 70 % full
   const std::uint32_t n = new_slot();
-  Slot& slot = at(n);
-  slot.hash = hash;
-  slot.id = 0;
-  slot.created_ms = slot.expires_ms = 0;
-  slot.generation = 0;
-  slot.last_access_ms.store(0, std::memory_order_relaxed);
-  slot.pending_hits.store(0, std::memory_order_relaxed);
+  writable_record(n) = SlotRecord{hash, 0, 0, 0};
+  SlotAccess& access = *slot(n).access;
+  access.generation = 0;
+  access.last_access_ms.store(0, std::memory_order_relaxed);
+  access.pending_hits.store(0, std::memory_order_relaxed);
   const std::size_t mask = table_.size() - 1;
   std::size_t i = home(hash);
   while (table_[i] != kEmpty) i = (i + 1) & mask;
   table_[i] = n + 1;
   ++size_;
-  return slot;
+  return n;
 }
 
 bool ExactMap::erase(const QueryHash& hash) {
@@ -69,17 +96,17 @@ bool ExactMap::erase(const QueryHash& hash) {
   std::size_t i = home(hash);
   for (;; i = (i + 1) & mask) {
     if (table_[i] == kEmpty) return false;
-    if (at(table_[i] - 1).hash == hash) break;
+    if (record_at(table_[i] - 1).hash == hash) break;
   }
   const std::uint32_t n = table_[i] - 1;
-  at(n).id = 0;
+  writable_record(n).id = 0;
   free_.push_back(n);
   --size_;
   // Backward-shift deletion: pull later cells of the same probe run into the hole so that
   // every remaining key stays reachable from its home without tombstones.
   std::size_t hole = i;
   for (std::size_t j = (i + 1) & mask; table_[j] != kEmpty; j = (j + 1) & mask) {
-    const std::size_t want = home(at(table_[j] - 1).hash);
+    const std::size_t want = home(record_at(table_[j] - 1).hash);
     // Move j into the hole unless its home lies cyclically in (hole, j].
     const bool home_after_hole = hole <= j ? (want > hole && want <= j) : (want > hole || want <= j);
     if (!home_after_hole) {
@@ -93,59 +120,62 @@ bool ExactMap::erase(const QueryHash& hash) {
 
 void ExactMap::clear() {
   chunks_.clear();
+  backing_.reset();
   table_.clear();
   free_.clear();
   used_ = size_ = 0;
 }
 
 std::size_t ExactMap::memory_bytes() const {
-  return chunks_.size() * kChunkSlots * sizeof(Slot) + table_.capacity() * sizeof(std::uint32_t) +
-         free_.capacity() * sizeof(std::uint32_t);
+  std::size_t bytes = table_.capacity() * sizeof(std::uint32_t) + free_.capacity() * sizeof(std::uint32_t);
+  for (const Chunk& chunk : chunks_)
+    bytes += kChunkSlots * sizeof(SlotAccess) + (chunk.owned ? kChunkSlots * sizeof(SlotRecord) : 0);
+  return bytes;
 }
 
-std::vector<ExactMap::SlotRecord> ExactMap::slot_records() const {
+std::vector<SlotRecord> ExactMap::slot_records() const {
   std::vector<SlotRecord> out(used_);
-  for (std::size_t n = 0; n < used_; ++n) {
-    const Slot& slot = at(static_cast<std::uint32_t>(n));
-    out[n] = SlotRecord{slot.hash, slot.id, slot.created_ms, slot.expires_ms};
-  }
+  for (std::size_t n = 0; n < used_; ++n) out[n] = record_at(static_cast<std::uint32_t>(n));
   return out;
 }
 
 bool ExactMap::assign(const std::byte* records, std::size_t used, std::span<const std::uint32_t> table,
-                      std::span<const std::uint32_t> free_list, std::uint32_t* generation) {
+                      std::span<const std::uint32_t> free_list, std::uint32_t* generation,
+                      std::shared_ptr<const void> backing) {
   clear();
   if (used >= std::size_t{0xffffffffu} || (!table.empty() && (table.size() & (table.size() - 1)) != 0) ||
       free_list.size() > used)
     return false;
   const std::size_t live = used - free_list.size();
   if (live * 10 > table.size() * 7 || (live > 0 && table.empty())) return false;
-  const std::size_t n_chunks = (used + kChunkSlots - 1) / kChunkSlots;
-  chunks_.reserve(n_chunks);
-  for (std::size_t c = 0; c < n_chunks; ++c) chunks_.push_back(std::make_unique<Slot[]>(kChunkSlots));
+  const bool in_place = backing != nullptr && reinterpret_cast<std::uintptr_t>(records) % alignof(SlotRecord) == 0;
+  for (std::size_t first = 0; first < used; first += kChunkSlots) {
+    const std::size_t count = std::min(kChunkSlots, used - first);
+    if (in_place) {
+      add_chunk(reinterpret_cast<const SlotRecord*>(records) + first, count);
+    } else {
+      add_chunk(nullptr, 0);
+      std::memcpy(chunks_.back().owned.get(), records + first * sizeof(SlotRecord), count * sizeof(SlotRecord));
+    }
+  }
+  if (in_place) backing_ = std::move(backing);
   used_ = used;
   // Which slots are live, and which a table cell or free-list entry has named: bitmaps (a
   // million slots take 128 KiB each, so the table pass below probes the cache, not the
-  // 64 MiB of slots in random order).
+  // 40 MiB of records in random order).
   std::vector<bool> is_live(used, false), seen(used, false);
   std::size_t live_seen = 0;
   for (std::size_t n = 0; n < used; ++n) {
-    SlotRecord rec;
-    std::memcpy(&rec, records + n * sizeof(SlotRecord), sizeof rec);
-    Slot& slot = at(static_cast<std::uint32_t>(n));
-    slot.hash = rec.hash;
-    slot.id = rec.id;
-    slot.created_ms = rec.created_ms;
-    slot.expires_ms = rec.expires_ms;
-    if (rec.id < 0) {
+    const SlotRef s = slot(static_cast<std::uint32_t>(n));
+    if (s.record->id < 0) {
       clear();
       return false;
     }
-    if (rec.id != 0) {
+    if (s.record->id != 0) {
       is_live[n] = true;
       ++live_seen;
       if (++*generation == 0) ++*generation;
-      slot.generation = *generation;
+      s.access->generation = *generation;
     }
   }
   // Every cell names a distinct live slot; every free entry a distinct free one.

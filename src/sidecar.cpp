@@ -255,7 +255,7 @@ std::uint64_t write_sidecar(const std::filesystem::path& path, const SidecarImag
       add(kIds, i, s.index.ids.data(), s.index.ids.size() * sizeof(EntryId));
       add(kIdSlots, i, s.index.id_slots.data(), s.index.id_slots.size() * sizeof(std::uint32_t));
     }
-    add(kExactSlots, i, s.slots.data(), s.slots.size() * sizeof(ExactMap::SlotRecord));
+    add(kExactSlots, i, s.slots.data(), s.slots.size() * sizeof(SlotRecord));
     add(kExactTable, i, s.table.data(), s.table.size() * sizeof(std::uint32_t));
     add(kExactFree, i, s.free_list.data(), s.free_list.size() * sizeof(std::uint32_t));
   }
@@ -502,7 +502,7 @@ std::optional<std::vector<EntryId>> MappedSidecar::restore_into(
     const Section* slots = find(kExactSlots, i);
     const Section* table = find(kExactTable, i);
     const Section* free_list = find(kExactFree, i);
-    if (!slots || !table || !free_list || slots->size != ns.exact_used * sizeof(ExactMap::SlotRecord) ||
+    if (!slots || !table || !free_list || slots->size != ns.exact_used * sizeof(SlotRecord) ||
         table->size % 4 != 0 || free_list->size % 4 != 0)
       return fail();
     IndexImageView view;

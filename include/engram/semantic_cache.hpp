@@ -270,7 +270,8 @@ class SemanticCache {
     for (detail::NamespaceState* space : state_.namespaces()) {
       if (ns && space->name != *ns) continue;
       std::uint64_t expired = 0;
-      space->exact.for_each([&](const detail::Slot& slot) { expired += slot.expires_ms <= now_ms; });
+      space->exact.for_each(
+          [&](const detail::SlotRecord& record, std::uint32_t) { expired += record.expires_ms <= now_ms; });
       space->counters.expirations.fetch_add(expired, std::memory_order_relaxed);
       total_.expirations.fetch_add(expired, std::memory_order_relaxed);
     }
@@ -530,15 +531,15 @@ class SemanticCache {
     {
       std::shared_lock lock(state_mu_);
       if (detail::NamespaceState* space = state_.find_namespace(ns)) {
-        if (detail::Slot* found = space->exact.find(hash)) {
-          detail::Slot& slot = *found;
+        if (const detail::SlotRef found = space->exact.find(hash)) {
+          const detail::SlotRecord& slot = *found.record;
           if (slot.expires_ms <= now_ms) {
             reason = MissReason::kExpired;
           } else if (const detail::Payload* payload = state_.peek_payload(slot.id)) {
             // A payload for another query with the same 128-bit hash is never served.
             if (payload->normalized == normalized) {
               if (!options_.confidence_fn) {  // fast path: confidence is 1 and always passes
-                state_.record_access(slot, now_ms);
+                state_.record_access(*found.access, now_ms);
                 space->counters.hits_exact.fetch_add(1, std::memory_order_relaxed);
                 Hit hit = make_hit(*payload, ns, slot.id, Layer::kExact, 1.0, 1.0,
                                    detail::saturating_sub(now_ms, slot.created_ms));
@@ -580,8 +581,8 @@ class SemanticCache {
         exact_scores = space->index.exact_scores() && !rows_unverified_.load(std::memory_order_acquire);
         build_ready = space->index.build_ready();
         for (const Candidate& c : space->index.search(embedding, options_.top_k)) {
-          if (const auto* ref = state_.find_id(c.id))
-            candidates.push_back({c.id, c.score, ref->slot->expires_ms, ref->slot->hash, nullptr});
+          if (const auto ref = state_.find_id(c.id))
+            candidates.push_back({c.id, c.score, ref->record->expires_ms, ref->record->hash, nullptr});
         }
       }
     }
@@ -647,12 +648,12 @@ class SemanticCache {
     QueryHash hash;
     {
       std::shared_lock lock(state_mu_);
-      const auto* ref = state_.find_id(id);
+      const auto ref = state_.find_id(id);
       if (!ref) return std::nullopt;  // removed meanwhile
       payload = loaded ? loaded : state_.cached_payload(id);
-      created_ms = ref->slot->created_ms;
-      generation = ref->slot->generation;
-      hash = ref->slot->hash;
+      created_ms = ref->record->created_ms;
+      generation = ref->access->generation;
+      hash = ref->record->hash;
     }
     if (!payload) {
       std::optional<StoredEntry> stored;
@@ -690,9 +691,9 @@ class SemanticCache {
       return std::nullopt;
     }
     std::shared_lock lock(state_mu_);
-    const auto* ref = state_.find_id(id);
+    const auto ref = state_.find_id(id);
     if (!ref) return std::nullopt;
-    state_.record_access(*ref->slot, detail::to_ms(t));
+    state_.record_access(*ref->access, detail::to_ms(t));
     auto& hits = layer == Layer::kExact ? ref->ns->counters.hits_exact : ref->ns->counters.hits_semantic;
     hits.fetch_add(1, std::memory_order_relaxed);
     return make_hit(*payload, ns, id, layer, similarity, confidence, age.count());
@@ -1262,7 +1263,7 @@ class SemanticCache {
     write_touches_locked(state_.take_touches());  // the store's LRU order must include our hits
     const std::vector<EntryId> victims = store_.iter_lru_ids(std::max(overflow, options_.eviction_batch), ns);
     for (EntryId id : victims) {
-      if (const auto* ref = state_.find_id(id)) ref->ns->counters.evictions.fetch_add(1, std::memory_order_relaxed);
+      if (const auto ref = state_.find_id(id)) ref->ns->counters.evictions.fetch_add(1, std::memory_order_relaxed);
     }
     const std::size_t removed = store_.delete_many(victims);
     total_.evictions.fetch_add(removed, std::memory_order_relaxed);

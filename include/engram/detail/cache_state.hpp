@@ -87,8 +87,10 @@ struct NamespaceCounters {
 };
 
 struct NamespaceState {
-  NamespaceState(std::string n, const IndexConfig& config) : name(std::move(n)), index(config) {}
+  NamespaceState(std::string n, std::uint32_t num, const IndexConfig& config)
+      : name(std::move(n)), number(num), index(config) {}
   std::string name;
+  std::uint32_t number;  // its position in CacheState's namespaces, for the id table
   ExactMap exact;
   VectorIndex index;
   NamespaceCounters counters;
@@ -229,16 +231,17 @@ class CacheState {
 
   // [shared] nullptr when the namespace has never held an entry.
   NamespaceState* find_namespace(std::string_view ns) const;
-  // [shared]
+  // [shared] Where an entry lives; valid until the state next changes (exclusive lock).
   struct EntryRef {
     NamespaceState* ns;
-    Slot* slot;  // stable until the entry is removed (ExactMap never moves slots)
+    const SlotRecord* record;
+    SlotAccess* access;
   };
-  const EntryRef* find_id(EntryId id) const;
+  std::optional<EntryRef> find_id(EntryId id) const;
   // [shared] The generation of `id`'s in-memory state, 0 when `id` is not held. Every upsert
   // of an id gives it a new generation (also across clear()), so a reader that captured one
   // before reading the store can tell whether the entry changed meanwhile. 32 bits keep a
-  // Slot at 56 bytes; a reader would be fooled only if exactly 2^32 upserts happened during
+  // SlotAccess at 16 bytes; a reader would be fooled only if exactly 2^32 upserts happened during
   // its one store read.
   std::uint32_t generation(EntryId id) const;
   // [shared] The cached text of `id`, or null; marks it recently used.
@@ -246,7 +249,7 @@ class CacheState {
   // [shared] The same without sharing ownership: valid only while the lock is held.
   const Payload* peek_payload(EntryId id) const;
   // [shared] Records one access (written back to the store by take_touches).
-  void record_access(Slot& slot, std::int64_t now_ms);
+  void record_access(SlotAccess& access, std::int64_t now_ms);
   // [shared] Drains recorded accesses. Returns them as touches for the store.
   std::vector<Touch> take_touches();
   std::size_t pending_touches() const { return pending_touches_.load(std::memory_order_relaxed); }
@@ -270,7 +273,7 @@ class CacheState {
   void reserve_ids(std::size_t n) { ids_.reserve(n); }
   // Restores namespace `ns` (which must not hold entries yet) from a sidecar: the index from
   // `index` (flat rows read in place, kept alive by `backing`), the exact map from its slot
-  // records, probe table and free list. Returns false when the pieces are inconsistent (the
+  // records (also read in place), probe table and free list. Returns false when the pieces are inconsistent (the
   // caller then clears everything and rebuilds from the store).
   bool restore_namespace(std::string_view ns, const IndexImageView& index, std::shared_ptr<const void> backing,
                          const std::byte* slot_records, std::size_t used, std::span<const std::uint32_t> table,
@@ -301,7 +304,16 @@ class CacheState {
   IndexConfig index_config_;
   std::size_t payload_budget_;
   std::unordered_map<std::string, std::unique_ptr<NamespaceState>, StringHash, std::equal_to<>> namespaces_;
-  IdTable<EntryRef> ids_;
+  // An id's namespace number and exact-map slot number: 16-byte cells where two pointers
+  // took 24 (the table is one of a reader's largest private allocations).
+  struct IdCell {
+    std::uint32_t ns = 0;
+    std::uint32_t slot = 0;
+  };
+  EntryRef resolve(IdCell cell) const;
+
+  std::vector<NamespaceState*> by_number_;  // namespaces_ by NamespaceState::number
+  IdTable<IdCell> ids_;
   std::unordered_map<EntryId, CachedPayload> payloads_;
   std::deque<EntryId> payload_clock_;  // CLOCK order for response-cache eviction
   std::size_t payload_bytes_ = 0;

@@ -66,7 +66,7 @@ struct SidecarHeader {
 struct SidecarNamespace {
   std::string name;
   IndexImage index;
-  std::vector<ExactMap::SlotRecord> slots;
+  std::vector<SlotRecord> slots;
   std::vector<std::uint32_t> table, free_list;
 };
 
