@@ -502,8 +502,8 @@ std::optional<std::vector<EntryId>> MappedSidecar::restore_into(
     const Section* slots = find(kExactSlots, i);
     const Section* table = find(kExactTable, i);
     const Section* free_list = find(kExactFree, i);
-    if (!slots || !table || !free_list || slots->size != ns.exact_used * sizeof(SlotRecord) ||
-        table->size % 4 != 0 || free_list->size % 4 != 0)
+    if (!slots || !table || !free_list || slots->size != ns.exact_used * sizeof(SlotRecord) || table->size % 4 != 0 ||
+        free_list->size % 4 != 0)
       return fail();
     IndexImageView view;
     view.hnsw = ns.hnsw;
