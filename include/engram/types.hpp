@@ -173,6 +173,8 @@ struct Stats {
   // Stored rows the cache skips because their embedding is unusable (wrong dimension or not
   // finite): they are never served, and each is reported once to on_error as StoreCorrupt.
   std::size_t quarantined = 0;
+  // exact_map_bytes counts this process's own memory: slot records still read in place from
+  // the sidecar are in the page cache, shared with every process that opened it, and not here.
   std::size_t response_cache_bytes = 0, exact_map_entries = 0, exact_map_bytes = 0;
   LatencySummary get_latency{}, put_latency{};
 };
