@@ -248,6 +248,22 @@ TEST_F(Sidecar, CopyOnWriteLeavesTheFileAlone) {
   EXPECT_EQ(open_and_compare(want).sidecar_loads, 1u);
 }
 
+TEST_F(Sidecar, ExactMapRecordsAreReadInPlaceUntilWritten) {
+  prepare(3000);
+  auto cache = open(options());
+  ASSERT_EQ(cache->stats().sidecar_loads, 1u);
+  // Slot records (40 bytes) read in place are the sidecar's pages, not this process's memory:
+  // what the exact map holds itself is each slot's 16-byte access part and the probe tables.
+  const Stats loaded = cache->stats();
+  EXPECT_LT(loaded.exact_map_bytes, loaded.exact_map_entries * 40);
+  // A put copies the chunk of records it writes to; the answers stay a rebuild's.
+  fill(*cache, 3, 7000);
+  EXPECT_GT(cache->stats().exact_map_bytes, loaded.exact_map_bytes);
+  cache->close();
+  const auto want = reference();
+  EXPECT_EQ(open_and_compare(want).sidecar_loads, 1u);
+}
+
 TEST_F(Sidecar, TruncatedAtEverySectionBoundaryAndRandomOffsets) {
   prepare();
   const std::string good = read_file(sidecar_);
