@@ -149,6 +149,7 @@ bool ExactMap::assign(const std::byte* records, std::size_t used, std::span<cons
   const std::size_t live = used - free_list.size();
   if (live * 10 > table.size() * 7 || (live > 0 && table.empty())) return false;
   const bool in_place = backing != nullptr && reinterpret_cast<std::uintptr_t>(records) % alignof(SlotRecord) == 0;
+  chunks_.reserve((used + kChunkSlots - 1) / kChunkSlots);
   for (std::size_t first = 0; first < used; first += kChunkSlots) {
     const std::size_t count = std::min(kChunkSlots, used - first);
     if (in_place) {

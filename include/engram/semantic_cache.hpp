@@ -532,24 +532,24 @@ class SemanticCache {
       std::shared_lock lock(state_mu_);
       if (detail::NamespaceState* space = state_.find_namespace(ns)) {
         if (const detail::SlotRef found = space->exact.find(hash)) {
-          const detail::SlotRecord& slot = *found.record;
-          if (slot.expires_ms <= now_ms) {
+          const detail::SlotRecord& record = *found.record;
+          if (record.expires_ms <= now_ms) {
             reason = MissReason::kExpired;
-          } else if (const detail::Payload* payload = state_.peek_payload(slot.id)) {
+          } else if (const detail::Payload* payload = state_.peek_payload(record.id)) {
             // A payload for another query with the same 128-bit hash is never served.
             if (payload->normalized == normalized) {
               if (!options_.confidence_fn) {  // fast path: confidence is 1 and always passes
                 state_.record_access(*found.access, now_ms);
                 space->counters.hits_exact.fetch_add(1, std::memory_order_relaxed);
-                Hit hit = make_hit(*payload, ns, slot.id, Layer::kExact, 1.0, 1.0,
-                                   detail::saturating_sub(now_ms, slot.created_ms));
+                Hit hit = make_hit(*payload, ns, record.id, Layer::kExact, 1.0, 1.0,
+                                   detail::saturating_sub(now_ms, record.created_ms));
                 lock.unlock();
                 return finish_hit(std::move(hit), started);
               }
-              exact_id = slot.id;
+              exact_id = record.id;
             }
           } else {
-            exact_id = slot.id;
+            exact_id = record.id;
           }
         }
       }

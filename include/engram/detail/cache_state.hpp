@@ -241,8 +241,8 @@ class CacheState {
   // [shared] The generation of `id`'s in-memory state, 0 when `id` is not held. Every upsert
   // of an id gives it a new generation (also across clear()), so a reader that captured one
   // before reading the store can tell whether the entry changed meanwhile. 32 bits keep a
-  // SlotAccess at 16 bytes; a reader would be fooled only if exactly 2^32 upserts happened during
-  // its one store read.
+  // SlotAccess at 16 bytes; a reader would be fooled only if exactly 2^32 upserts happened
+  // during its one store read.
   std::uint32_t generation(EntryId id) const;
   // [shared] The cached text of `id`, or null; marks it recently used.
   std::shared_ptr<const Payload> cached_payload(EntryId id) const;
@@ -273,8 +273,8 @@ class CacheState {
   void reserve_ids(std::size_t n) { ids_.reserve(n); }
   // Restores namespace `ns` (which must not hold entries yet) from a sidecar: the index from
   // `index` (flat rows read in place, kept alive by `backing`), the exact map from its slot
-  // records (also read in place), probe table and free list. Returns false when the pieces are inconsistent (the
-  // caller then clears everything and rebuilds from the store).
+  // records (also read in place), probe table and free list. Returns false when the pieces are
+  // inconsistent (the caller then clears everything and rebuilds from the store).
   bool restore_namespace(std::string_view ns, const IndexImageView& index, std::shared_ptr<const void> backing,
                          const std::byte* slot_records, std::size_t used, std::span<const std::uint32_t> table,
                          std::span<const std::uint32_t> free_list);
